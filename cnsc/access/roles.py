@@ -1,0 +1,43 @@
+"""What each role may do: the one place where roles become Django permissions.
+
+Which rows a user may touch is decided by scope (cnsc.access.scope); this decides which actions.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    PROVINCE_STAFF = "province_staff", _("Province staff")
+    COMMUNE_OFFICIAL = "commune_official", _("Commune official")
+    TEAM_LEADER = "team_leader", _("Team leader")
+
+
+def _crud(model: str, *actions: str) -> set[str]:
+    app, name = model.split(".")
+    return {f"{app}.{action}_{name}" for action in actions}
+
+
+_READ_UNITS = _crud("geo.adminunit", "view") | _crud("geo.unitmapping", "view")
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.PROVINCE_STAFF: frozenset(
+        _READ_UNITS
+        | _crud("geo.hamlet", "view", "add", "change")
+        | _crud("access.user", "view", "add", "change")
+        | _crud("access.unitassignment", "view", "add", "change", "delete")
+    ),
+    Role.COMMUNE_OFFICIAL: frozenset(_READ_UNITS | _crud("geo.hamlet", "view", "add", "change")),
+    Role.TEAM_LEADER: frozenset(_READ_UNITS | _crud("geo.hamlet", "view")),
+}
+
+WRITE_ACTIONS = ("add_", "change_", "delete_")
+
+
+def permissions_for(*, role: str, read_only: bool) -> frozenset[str]:
+    perms = ROLE_PERMISSIONS.get(role, frozenset())
+    if read_only:
+        return frozenset(p for p in perms if not p.split(".", 1)[1].startswith(WRITE_ACTIONS))
+    return perms

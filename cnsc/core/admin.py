@@ -1,0 +1,102 @@
+"""The base every back-office page is built on: scoped rows, 404 for the rest, change history,
+and search without diacritics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db import models
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.utils.functional import cached_property
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
+
+from cnsc.core.text import search_key
+
+
+def visible(model: type[models.Model], request: HttpRequest) -> QuerySet[Any]:
+    """``model.objects.visible_to(request.user)``: the one way the back office reads rows."""
+    manager: Any = model._default_manager
+    if not hasattr(manager, "visible_to"):
+        raise TypeError(f"{model.__name__} has no visible_to(): it cannot be shown scoped")
+    return manager.visible_to(request.user)
+
+
+class EstimatedCountPaginator(Paginator):
+    """Avoids a full COUNT(*) of a multi-million-row table on PostgreSQL when the list is not
+    filtered: the planner's estimate is enough to draw page links."""
+
+    @cached_property
+    def count(self) -> int:
+        qs = self.object_list
+        if isinstance(qs, QuerySet) and not qs.query.where and qs.db:
+            from django.db import connections
+
+            conn = connections[qs.db]
+            if conn.vendor == "postgresql":
+                with conn.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                        [qs.model._meta.db_table],
+                    )
+                    row = cursor.fetchone()
+                if row and row[0] > 100_000:
+                    return int(row[0])
+        return super().count
+
+
+class ScopedAdmin(SimpleHistoryAdmin, ModelAdmin):
+    """Rows come from ``visible_to(user)``; another unit's row answers 404; foreign-key choices
+    are limited to what the user may see; every change is kept in the history."""
+
+    paginator: Any = EstimatedCountPaginator
+    show_full_result_count = False
+    # Fields holding a diacritic-free search key (see cnsc.core.text.search_key).
+    normalized_search_fields: tuple[str, ...] = ()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = visible(self.model, request)
+        ordering = self.get_ordering(request)
+        if ordering:
+            qs = qs.order_by(*ordering)
+        return qs
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # The admin would redirect with "does not exist"; an outsider gets a plain 404.
+            raise Http404
+        return obj
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        related = db_field.remote_field.model
+        if "queryset" not in kwargs and hasattr(related._default_manager, "visible_to"):
+            kwargs["queryset"] = related._default_manager.visible_to(request.user).filter(
+                db_field.get_limit_choices_to() or models.Q()
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        related = db_field.remote_field.model
+        if "queryset" not in kwargs and hasattr(related._default_manager, "visible_to"):
+            kwargs["queryset"] = related._default_manager.visible_to(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        if not search_term or not self.normalized_search_fields:
+            return super().get_search_results(request, queryset, search_term)
+        key = search_key(search_term)
+        matches = models.Q()
+        for field in self.normalized_search_fields:
+            matches |= models.Q(**{f"{field}__contains": key})
+        if not self.search_fields:
+            return queryset.filter(matches), False
+        # Plain search fields (codes, phone numbers) still match as typed.
+        qs, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return (queryset.filter(matches) | qs), may_have_duplicates

@@ -97,3 +97,35 @@ class UnitAssignment(models.Model):
             or self.unit.level not in (Level.PROVINCE, Level.COMMUNE)
         ):
             raise ValidationError({"unit": _("Assign a current province or commune.")})
+
+
+class AuditAction(models.TextChoices):
+    EXPORT = "export", _("Export")
+    VIEW_PERSONAL = "view_personal", _("Viewed full personal data")
+    IMPORT = "import", _("Import")
+    CORRECT = "correct", _("Corrected personal data")
+    ERASE = "erase", _("Erased personal data")
+    ACCESS_DENIED = "denied", _("Access denied")
+
+
+class AuditEvent(models.Model):
+    """Who did what to personal data, when, with which filter and how many rows. Append-only: the
+    detail never holds the personal data itself."""
+
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=16, choices=AuditAction.choices)
+    target = models.CharField(_("what"), max_length=100, help_text=_("e.g. team.member"))
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    unmasked = models.BooleanField(_("unmasked personal data"), default=False)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.target}"

@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from cnsc.core.codes import random_code
-from cnsc.core.types import Viewer
 from cnsc.core.text import nfc, search_key
+from cnsc.core.types import Viewer
 
 REFORM_DATE = dt.date(2025, 7, 1)
 # A box around Vietnam's land and islands (Trường Sa reaches 117.8°E); points outside are refused.

@@ -6,6 +6,7 @@ A value that cannot be used stops the start with ImproperlyConfigured naming the
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -102,12 +103,12 @@ INSTALLED_APPS = [
     "cnsc.core",
     "cnsc.geo",
     "cnsc.access",
+    "cnsc.team",
 ]
 
 MIDDLEWARE = [
     "cnsc.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -117,6 +118,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
+
+if PRODUCTION:
+    # Serves the collected static files (docker/Dockerfile runs collectstatic); in development
+    # runserver serves them from the apps.
+    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -173,6 +179,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "access.User"
 AUTHENTICATION_BACKENDS = ["cnsc.access.backends.RoleBackend"]
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -230,6 +237,38 @@ if PRODUCTION and len(CCCD_HASH_KEY) < 32:
     raise ImproperlyConfigured("CCCD_HASH_KEY must be set (at least 32 characters) in production")
 if not CCCD_HASH_KEY:
     CCCD_HASH_KEY = "dev-only-cccd-key-" + "y" * 20
+# Earlier keys, oldest first: a stored hash is HMAC(current, HMAC(previous, ...)); see
+# cnsc/core/identity.py and manage.py rekey_cccd.
+CCCD_HASH_PREVIOUS_KEYS = env_list("CCCD_HASH_PREVIOUS_KEYS")
+if CCCD_HASH_KEY in CCCD_HASH_PREVIOUS_KEYS:
+    raise ImproperlyConfigured("CCCD_HASH_PREVIOUS_KEYS must not contain the current CCCD_HASH_KEY")
+
+# Largest spreadsheet accepted by the roster import.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+
+# --- Public verification of badges and certificates -----------------------------------------
+# The address residents reach, printed in every QR code: configured, because behind a proxy the
+# host a request arrives on may be an internal one. Scheme and host only.
+PUBLIC_BASE_URL = env_str(
+    "PUBLIC_BASE_URL",
+    f"https://{ALLOWED_HOSTS[0].lstrip('.')}"
+    if PRODUCTION and ALLOWED_HOSTS
+    else "http://127.0.0.1:8000",
+).rstrip("/")
+if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured(
+        f"PUBLIC_BASE_URL must be a scheme and host such as https://cnsc.example.gov.vn, "
+        f"not {PUBLIC_BASE_URL!r}"
+    )
+if PRODUCTION and not PUBLIC_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must use https in production")
+# Checks per visitor IP on the verify page, in django-ratelimit's notation (30/m: 30 a minute).
+VERIFY_RATE_LIMIT = env_str("VERIFY_RATE_LIMIT", "30/m")
+if not re.fullmatch(r"\d+/\d*[smhd]", VERIFY_RATE_LIMIT):
+    raise ImproperlyConfigured(f"VERIFY_RATE_LIMIT must look like 30/m, not {VERIFY_RATE_LIMIT!r}")
+# Where the visitor's IP is read. Behind a reverse proxy, the header it sets (HTTP_X_REAL_IP),
+# or every resident shares the proxy's one allowance.
+RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY", "REMOTE_ADDR")
 
 # --- Logging: one JSON line per event, never personal data -----------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
@@ -240,6 +279,7 @@ LOGGING = {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         },
     },

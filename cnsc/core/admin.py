@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.admin.utils import unquote
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
@@ -72,11 +73,29 @@ class ScopedAdmin(SimpleHistoryAdmin, ModelAdmin):
             raise Http404
         return obj
 
+    # django-simple-history falls back to the history table when a row is not in the queryset,
+    # which would show another unit's data: check scope first.
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        self.get_object(request, unquote(object_id))
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        self.get_object(request, unquote(object_id))
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related = db_field.remote_field.model
         if "queryset" not in kwargs and hasattr(related._default_manager, "visible_to"):
-            kwargs["queryset"] = related._default_manager.visible_to(request.user).filter(
-                db_field.get_limit_choices_to() or models.Q()
+            kwargs["queryset"] = related._default_manager.visible_to(request.user).complex_filter(
+                db_field.get_limit_choices_to() or {}
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -147,7 +147,7 @@ class AdminUnit(models.Model):
 
     def __str__(self) -> str:
         if self.hierarchy == Hierarchy.FORMER:
-            return f"{self.name} ({_('former')})"
+            return _("%(name)s (former)") % {"name": self.name}
         return self.name
 
     def save(self, *args: object, **kwargs: object) -> None:

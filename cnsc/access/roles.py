@@ -21,6 +21,17 @@ def _crud(model: str, *actions: str) -> set[str]:
 
 
 _READ_UNITS = _crud("geo.adminunit", "view") | _crud("geo.unitmapping", "view")
+_READ_ROSTER = (
+    _crud("team.team", "view") | _crud("team.member", "view") | _crud("team.membership", "view")
+)
+# Memberships are ended, not deleted; teams are dissolved, not deleted. Nobody gets
+# team.view_personal_data by role: it is granted to a person, deliberately.
+_MANAGE_ROSTER = (
+    _crud("team.team", "view", "add", "change")
+    | _crud("team.member", "view", "add", "change")
+    | _crud("team.membership", "view", "add", "change")
+    | _crud("team.target", "view")
+)
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.PROVINCE_STAFF: frozenset(
@@ -28,9 +39,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("geo.hamlet", "view", "add", "change")
         | _crud("access.user", "view", "add", "change")
         | _crud("access.unitassignment", "view", "add", "change", "delete")
+        | _READ_ROSTER
+        | _crud("team.target", "view", "add", "change", "delete")
     ),
-    Role.COMMUNE_OFFICIAL: frozenset(_READ_UNITS | _crud("geo.hamlet", "view", "add", "change")),
-    Role.TEAM_LEADER: frozenset(_READ_UNITS | _crud("geo.hamlet", "view")),
+    Role.COMMUNE_OFFICIAL: frozenset(
+        _READ_UNITS | _crud("geo.hamlet", "view", "add", "change") | _MANAGE_ROSTER
+    ),
+    Role.TEAM_LEADER: frozenset(_READ_UNITS | _crud("geo.hamlet", "view") | _READ_ROSTER),
 }
 
 WRITE_ACTIONS = ("add_", "change_", "delete_")

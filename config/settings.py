@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "cnsc.geo",
     "cnsc.access",
     "cnsc.team",
+    "cnsc.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -249,11 +250,13 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
 # --- Public verification of badges and certificates -----------------------------------------
 # The address residents reach, printed in every QR code: configured, because behind a proxy the
 # host a request arrives on may be an internal one. Scheme and host only.
-PUBLIC_BASE_URL = env_str(
-    "PUBLIC_BASE_URL",
-    f"https://{ALLOWED_HOSTS[0].lstrip('.')}"
-    if PRODUCTION and ALLOWED_HOSTS
-    else "http://127.0.0.1:8000",
+PUBLIC_BASE_URL = (
+    os.environ.get("PUBLIC_BASE_URL")
+    or (
+        f"https://{ALLOWED_HOSTS[0].lstrip('.')}"
+        if PRODUCTION and ALLOWED_HOSTS
+        else "http://127.0.0.1:8000"
+    )
 ).rstrip("/")
 if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?", PUBLIC_BASE_URL):
     raise ImproperlyConfigured(
@@ -263,12 +266,12 @@ if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?", PUBLIC_BASE_URL):
 if PRODUCTION and not PUBLIC_BASE_URL.startswith("https://"):
     raise ImproperlyConfigured("PUBLIC_BASE_URL must use https in production")
 # Checks per visitor IP on the verify page, in django-ratelimit's notation (30/m: 30 a minute).
-VERIFY_RATE_LIMIT = env_str("VERIFY_RATE_LIMIT", "30/m")
+VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT") or "30/m"
 if not re.fullmatch(r"\d+/\d*[smhd]", VERIFY_RATE_LIMIT):
     raise ImproperlyConfigured(f"VERIFY_RATE_LIMIT must look like 30/m, not {VERIFY_RATE_LIMIT!r}")
 # Where the visitor's IP is read. Behind a reverse proxy, the header it sets (HTTP_X_REAL_IP),
 # or every resident shares the proxy's one allowance.
-RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY", "REMOTE_ADDR")
+RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or "REMOTE_ADDR"
 
 # --- Logging: one JSON line per event, never personal data -----------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

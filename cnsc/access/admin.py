@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from cnsc.access.models import UnitAssignment, User
+from cnsc.access.models import AuditEvent, UnitAssignment, User
 from cnsc.core.admin import ScopedAdmin
 
 
@@ -58,3 +58,23 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("last_login", "date_joined")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ScopedAdmin):
+    """Append-only: nobody adds, changes or deletes an audit event through the back office."""
+
+    list_display = ("at", "user", "action", "target", "rows", "unmasked")
+    list_filter = ("action", "unmasked")
+    list_select_related = ("user",)
+    date_hierarchy = "at"
+    readonly_fields = ("at", "user", "action", "target", "detail", "rows", "unmasked")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -108,6 +108,16 @@ class AuditAction(models.TextChoices):
     ACCESS_DENIED = "denied", _("Access denied")
 
 
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def visible_to(self, user: Viewer) -> AuditEventQuerySet:
+        """Events of the users the viewer may see (superusers: all events)."""
+        from cnsc.access.scope import scope_for
+
+        if scope_for(user).everything:
+            return self.all()
+        return self.filter(user__in=User.objects.visible_to(user))
+
+
 class AuditEvent(models.Model):
     """Who did what to personal data, when, with which filter and how many rows. Append-only: the
     detail never holds the personal data itself."""
@@ -121,6 +131,8 @@ class AuditEvent(models.Model):
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     rows = models.PositiveIntegerField(_("rows"), default=0)
     unmasked = models.BooleanField(_("unmasked personal data"), default=False)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit event")

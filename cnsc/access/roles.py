@@ -39,6 +39,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("geo.hamlet", "view", "add", "change")
         | _crud("access.user", "view", "add", "change")
         | _crud("access.unitassignment", "view", "add", "change", "delete")
+        | _crud("access.auditevent", "view")
         | _READ_ROSTER
         | _crud("team.target", "view", "add", "change", "delete")
     ),

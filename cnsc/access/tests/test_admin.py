@@ -44,9 +44,7 @@ def test_an_outsider_gets_404_for_our_rows(client_of, outsider, hamlet, model):
     obj = hamlet if model is Hamlet else hamlet.commune
     client = client_of(outsider)
     assert client.get(change_url(obj)).status_code == 404
-    history = reverse(
-        f"admin:{obj._meta.app_label}_{obj._meta.model_name}_history", args=[obj.pk]
-    )
+    history = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_history", args=[obj.pk])
     assert client.get(history).status_code == 404
     version = obj.history.first()
     if version is not None:
@@ -185,3 +183,18 @@ def test_province_staff_cannot_make_a_superuser(client_of, province_staff, offic
     client = client_of(province_staff)
     page = client.get(change_url(official)).content.decode()
     assert 'name="is_superuser"' not in page
+
+
+def test_audit_events_are_scoped_and_append_only(client_of, province_staff, official, outsider):
+    from cnsc.access.models import AuditAction
+    from cnsc.access.services import audit_record
+
+    ours = audit_record(user=official, action=AuditAction.EXPORT, target="geo.hamlet", rows=3)
+    theirs = audit_record(user=outsider, action=AuditAction.EXPORT, target="geo.hamlet", rows=9)
+    client = client_of(province_staff)
+    response = client.get(reverse("admin:access_auditevent_changelist"))
+    assert list(response.context["cl"].result_list) == [ours]
+    assert client.get(change_url(theirs)).status_code == 404
+    assert client.get(reverse("admin:access_auditevent_add")).status_code == 403
+    assert client.post(change_url(ours), {"rows": 0}).status_code == 403
+    assert client_of(official).get(reverse("admin:access_auditevent_changelist")).status_code == 403

@@ -234,16 +234,25 @@ def rehash(stored: str, *, key: str) -> str:
 
 @dataclass(frozen=True)
 class HashedCccd:
-    """What a model keeps of a CCCD."""
+    """What a model keeps of a CCCD (``hash``, ``last4``, ``key_id``), and every hash under
+    which the same number may already be stored (``matches``: one per step of the key chain)."""
 
     hash: str
     last4: str
     key_id: str
+    matches: frozenset[str]
 
 
 def cccd_protect(raw: str, *, sex: str | None = None, birth_year: int | None = None) -> HashedCccd:
+    """Validate and hash in one step, so the digits go no further than this function."""
     digits = validate_cccd(raw, sex=sex, birth_year=birth_year)
-    return HashedCccd(hash=cccd_hash(digits), last4=cccd_last4(digits), key_id=current_key_id())
+    chain = cccd_hashes(digits)
+    return HashedCccd(
+        hash=chain[current_key_id()],
+        last4=cccd_last4(digits),
+        key_id=current_key_id(),
+        matches=frozenset(chain.values()),
+    )
 
 
 # --- Models holding a CCCD hash -------------------------------------------------------------

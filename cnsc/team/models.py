@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -130,11 +131,19 @@ class Team(models.Model):
         verbose_name_plural = _("teams")
         ordering = ["commune__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["commune", "code"], name="team_team_unique_code"),
+            models.UniqueConstraint(
+                fields=["commune", "code"],
+                name="team_team_unique_code",
+                violation_error_message=_("Another team of this commune already has this code."),
+            ),
             models.CheckConstraint(
                 condition=Q(kind=TeamKind.ORGANISATION) & ~Q(organisation_name="")
                 | Q(kind=TeamKind.HAMLET, hamlet__isnull=False),
                 name="team_team_kind_fields",
+                violation_error_message=_(
+                    "A hamlet team needs its hamlet; an organisation team needs the "
+                    "organisation's name."
+                ),
             ),
         ]
 
@@ -147,6 +156,27 @@ class Team(models.Model):
         self.code = self.code.strip()
         self.search_name = search_key(f"{self.name} {self.organisation_name} {self.code}")
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        commune: AdminUnit | None = self.commune if self.commune_id else None
+        if commune is not None and (
+            commune.hierarchy != Hierarchy.CURRENT or commune.level != Level.COMMUNE
+        ):
+            errors["commune"] = _("Choose a current commune or ward.")
+        hamlet: Hamlet | None = self.hamlet if self.hamlet_id else None
+        if hamlet is not None and commune is not None and hamlet.commune_id != commune.pk:
+            errors["hamlet"] = _("This hamlet belongs to another commune.")
+        elif hamlet is not None and hamlet.retired_on is not None and self._state.adding:
+            errors["hamlet"] = _("This hamlet has been retired.")
+        if self.kind == TeamKind.HAMLET and hamlet is None:
+            errors["hamlet"] = _("A hamlet team needs its hamlet or quarter.")
+        if self.kind == TeamKind.ORGANISATION and not nfc(self.organisation_name):
+            errors["organisation_name"] = _("Give the name of the organisation or enterprise.")
+        if self.decision_date and self.decision_date > timezone.localdate():
+            errors["decision_date"] = _("The founding decision date is in the future.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class TargetQuerySet(models.QuerySet["Target"]):
@@ -179,7 +209,11 @@ class Target(models.Model):
         verbose_name_plural = _("targets")
         ordering = ["-year", "unit__code"]
         constraints = [
-            models.UniqueConstraint(fields=["unit", "year"], name="team_target_unique_unit_year"),
+            models.UniqueConstraint(
+                fields=["unit", "year"],
+                name="team_target_unique_unit_year",
+                violation_error_message=_("This unit already has a target for this year."),
+            ),
             models.CheckConstraint(
                 condition=Q(year__gte=2020, year__lte=2100), name="team_target_year_range"
             ),
@@ -187,6 +221,10 @@ class Target(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit} {self.year}"
+
+
+# Members are adults or older teenagers (the youth union enrols from 16; pupils help from 14).
+MIN_AGE, MAX_AGE = 14, 100
 
 
 class Organisation(models.TextChoices):
@@ -239,7 +277,12 @@ class Member(models.Model):
     search_name = models.CharField(max_length=150, editable=False, db_index=True)
     sex = models.CharField(_("sex"), max_length=6, choices=Sex.choices)
     birth_year = models.PositiveSmallIntegerField(_("year of birth"))
-    phone = models.CharField(_("phone"), max_length=16, help_text=_("Stored as +84…"))
+    phone = models.CharField(
+        _("phone"),
+        max_length=16,
+        help_text=_("Stored as +84…"),
+        error_messages={"unique": _("A member with this phone number is already on a roster.")},
+    )
     email = models.EmailField(_("e-mail"), blank=True)
     # Keyed hash of the CCCD (never the number): see cnsc.core.identity.
     cccd_hash = models.CharField(max_length=64, blank=True, editable=False)
@@ -277,6 +320,7 @@ class Member(models.Model):
                 fields=["cccd_hash"],
                 condition=~Q(cccd_hash=""),
                 name="team_member_unique_cccd",
+                violation_error_message=_("A member with this CCCD is already on a roster."),
             ),
             models.CheckConstraint(
                 condition=Q(cccd_hash="", cccd_last4="", cccd_key_id="")
@@ -300,6 +344,27 @@ class Member(models.Model):
         self.full_name = nfc(self.full_name)
         self.search_name = search_key(self.full_name)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """Rules on the member's own fields; no queries, so an import can run it per row."""
+        errors: dict[str, Any] = {}
+        if not nfc(self.full_name):
+            errors["full_name"] = _("Enter the member's full name.")
+        this_year = timezone.localdate().year
+        if self.birth_year is not None and not (
+            this_year - MAX_AGE <= self.birth_year <= this_year - MIN_AGE
+        ):
+            errors["birth_year"] = _(
+                "The year of birth must make the member between %(min)d and %(max)d years old."
+            ) % {"min": MIN_AGE, "max": MAX_AGE}
+        if self.commune_id and not (
+            self.commune.hierarchy == Hierarchy.CURRENT and self.commune.level == Level.COMMUNE
+        ):
+            errors["commune"] = _("Choose a current commune or ward.")
+        if self.consent_given_at and not self.consent_purpose.strip():
+            errors["consent_purpose"] = _("Say what the member consented to.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class MemberRole(models.TextChoices):
@@ -353,15 +418,21 @@ class Membership(models.Model):
                 fields=["team"],
                 condition=Q(role="leader", left_on__isnull=True),
                 name="team_membership_one_active_leader",
+                violation_error_message=_(
+                    "This team already has a leader. End the current leader's membership (or "
+                    "make them a member) first."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["member"],
                 condition=Q(left_on__isnull=True),
                 name="team_membership_one_active_per_member",
+                violation_error_message=_("This person is already in a team: move them instead."),
             ),
             models.CheckConstraint(
                 condition=Q(left_on__isnull=True) | Q(left_on__gte=F("joined_on")),
                 name="team_membership_left_after_joined",
+                violation_error_message=_("A member cannot leave before the day they joined."),
             ),
         ]
         indexes = [models.Index(fields=["team", "left_on"], name="team_membership_team_active")]
@@ -372,3 +443,22 @@ class Membership(models.Model):
     @property
     def is_active(self) -> bool:
         return self.left_on is None
+
+    def clean(self) -> None:
+        today = timezone.localdate()
+        errors: dict[str, Any] = {}
+        if self.joined_on and self.joined_on > today:
+            errors["joined_on"] = _("The date cannot be in the future.")
+        if self.left_on and self.left_on > today:
+            errors["left_on"] = _("The date cannot be in the future.")
+        elif self.left_on and self.joined_on and self.left_on < self.joined_on:
+            errors["left_on"] = _("A member cannot leave before the day they joined.")
+        if (
+            self.team_id
+            and self._state.adding
+            and self.left_on is None
+            and self.team.status == TeamStatus.DISSOLVED
+        ):
+            errors["team"] = _("This team has been dissolved.")
+        if errors:
+            raise ValidationError(errors)

@@ -2,9 +2,14 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from cnsc.core import views as core_views
+
+admin.site.site_title = "CNSC"
+admin.site.site_header = _("Community digital technology teams")
+admin.site.index_title = _("Back office")
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),

@@ -138,6 +138,15 @@ class HamletAdmin(ScopedAdmin):
     )
     readonly_fields = ("code",)
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        communes = AdminUnit.objects.visible_to(request.user).filter(
+            hierarchy=Hierarchy.CURRENT, level=Level.COMMUNE
+        )[:2]
+        if "commune" not in initial and len(communes) == 1:
+            initial["commune"] = communes[0].pk  # an official of one commune: no need to pick
+        return initial
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Hamlets are retired, not deleted: teams and households keep pointing at them.
         return request.user.is_superuser and super().has_delete_permission(request, obj)

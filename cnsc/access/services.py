@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnsc.access.models import AuditEvent
+from cnsc.access.models import AuditEvent, User
 from cnsc.core.types import Viewer
 
 
@@ -17,7 +17,7 @@ def audit_record(
 ) -> AuditEvent:
     """Record an access to personal data. ``detail`` says how (filters, file name), never what."""
     return AuditEvent.objects.create(
-        user=user if user is not None and user.is_authenticated else None,
+        user=user if isinstance(user, User) and user.is_authenticated else None,
         action=action,
         target=target,
         detail=detail or {},

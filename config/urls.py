@@ -16,6 +16,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("cnsc.core.urls")),
+    path("team/", include("cnsc.team.badge_urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
 ]
 

@@ -93,13 +93,18 @@ def paragraph(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(nfc(text)), style)
 
 
+def text_width(text: str, *, font: str, size: float) -> float:
+    """Width in points of ``text`` set in ``font`` at ``size``."""
+    register_fonts()
+    return float(pdfmetrics.stringWidth(nfc(text), font, size))
+
+
 def fit_font_size(
     text: str, *, font: str, size: float, max_width: float, min_size: float = 5
 ) -> float:
     """The largest size up to ``size`` at which ``text`` fits ``max_width`` points (a long name
     shrinks rather than running off the card); never below ``min_size``."""
-    register_fonts()
-    width = pdfmetrics.stringWidth(nfc(text), font, size)
+    width = text_width(text, font=font, size=size)
     if width <= max_width:
         return size
     return max(min_size, size * max_width / width)

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
@@ -11,6 +12,9 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from cnsc.access.models import AuditEvent, UnitAssignment, User
 from cnsc.core.admin import ScopedAdmin
+
+# Permissions come from roles (cnsc/access/roles.py), not from groups.
+admin.site.unregister(Group)
 
 
 class UnitAssignmentInline(TabularInline):

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cnsc.access.demo import DEMO_PASSWORD, demo_accounts_ensure
 from cnsc.geo.models import AdminUnit
+from cnsc.team.demo import seed_binh_duong
 
 
 class Command(BaseCommand):
@@ -24,6 +25,8 @@ class Command(BaseCommand):
         if not settings.DEMO_ACCOUNTS:
             raise CommandError("seed_demo is refused in production (CNSC_ENV=production).")
         accounts = demo_accounts_ensure()
+        # After the accounts: the demo team leader account is linked to a team leader's record.
+        self.stdout.write(str(seed_binh_duong()))
         self.stdout.write(f"demo data ready ({time.perf_counter() - started:.1f}s)")
         self.stdout.write("Demo accounts (development only) at http://127.0.0.1:8000/admin/ :")
         for spec, _created in accounts:

@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "cnsc.geo",
     "cnsc.access",
     "cnsc.team",
+    "cnsc.outreach",
     "cnsc.dashboard",
 ]
 
@@ -246,6 +247,16 @@ if CCCD_HASH_KEY in CCCD_HASH_PREVIOUS_KEYS:
 
 # Largest spreadsheet accepted by the roster import.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+
+# --- Visits ---------------------------------------------------------------------------------------
+# A member may correct their own visit for this long after recording it.
+VISIT_EDIT_WINDOW_MINUTES = env_int("VISIT_EDIT_WINDOW_MINUTES", 30)
+# Visits sent from the field older than this are refused (imports of past visits are not).
+VISIT_MAX_AGE_DAYS = env_int("VISIT_MAX_AGE_DAYS", 31)
+# Largest photo accepted with a visit or a field report.
+VISIT_PHOTO_MAX_BYTES = env_int("VISIT_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
+# A check-in farther than this from the hamlet's centre is flagged.
+CHECKIN_MAX_DISTANCE_M = env_int("CHECKIN_MAX_DISTANCE_M", 2000)
 
 # --- Public verification of badges and certificates -----------------------------------------
 # The address residents reach, printed in every QR code: configured, because behind a proxy the

@@ -33,6 +33,28 @@ _MANAGE_ROSTER = (
     | _crud("team.target", "view")
 )
 
+_OUTREACH_MODELS = (
+    "household",
+    "resident",
+    "residentmove",
+    "servicestate",
+    "serviceevent",
+    "visit",
+    "visitphoto",
+    "visitoutcome",
+    "checkin",
+    "fieldreport",
+)
+_READ_OUTREACH = {perm for name in _OUTREACH_MODELS for perm in _crud(f"outreach.{name}", "view")}
+# Visits, check-ins and service states are written by members through the bot (and officials
+# through services), never edited in the back office; residents are erased, not deleted.
+_MANAGE_OUTREACH = (
+    _READ_OUTREACH
+    | _crud("outreach.household", "add", "change")
+    | _crud("outreach.resident", "add", "change")
+    | _crud("outreach.fieldreport", "change")
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.PROVINCE_STAFF: frozenset(
         _READ_UNITS
@@ -42,11 +64,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("access.auditevent", "view")
         | _READ_ROSTER
         | _crud("team.target", "view", "add", "change", "delete")
+        | _READ_OUTREACH
     ),
     Role.COMMUNE_OFFICIAL: frozenset(
-        _READ_UNITS | _crud("geo.hamlet", "view", "add", "change") | _MANAGE_ROSTER
+        _READ_UNITS
+        | _crud("geo.hamlet", "view", "add", "change")
+        | _MANAGE_ROSTER
+        | _MANAGE_OUTREACH
     ),
-    Role.TEAM_LEADER: frozenset(_READ_UNITS | _crud("geo.hamlet", "view") | _READ_ROSTER),
+    Role.TEAM_LEADER: frozenset(
+        _READ_UNITS | _crud("geo.hamlet", "view") | _READ_ROSTER | _READ_OUTREACH
+    ),
 }
 
 WRITE_ACTIONS = ("add_", "change_", "delete_")

@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "cnsc.access",
     "cnsc.team",
     "cnsc.outreach",
+    "cnsc.training",
     "cnsc.dashboard",
 ]
 
@@ -257,6 +258,18 @@ VISIT_MAX_AGE_DAYS = env_int("VISIT_MAX_AGE_DAYS", 31)
 VISIT_PHOTO_MAX_BYTES = env_int("VISIT_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 # A check-in farther than this from the hamlet's centre is flagged.
 CHECKIN_MAX_DISTANCE_M = env_int("CHECKIN_MAX_DISTANCE_M", 2000)
+
+# --- Training -----------------------------------------------------------------------------------
+# Largest handbook PDF accepted for upload, and largest picture in a handbook written in CNSC.
+HANDBOOK_MAX_BYTES = env_int("HANDBOOK_MAX_BYTES", 20 * 1024 * 1024)
+HANDBOOK_IMAGE_MAX_BYTES = env_int("HANDBOOK_IMAGE_MAX_BYTES", 5 * 1024 * 1024)
+# How long an attendance QR code stays usable after it is drawn (the trainer's screen draws a new
+# one every few minutes, so a photo of it sent away soon stops working).
+ATTENDANCE_CODE_MINUTES = env_int("ATTENDANCE_CODE_MINUTES", 15)
+if min(HANDBOOK_MAX_BYTES, HANDBOOK_IMAGE_MAX_BYTES, ATTENDANCE_CODE_MINUTES) <= 0:
+    raise ImproperlyConfigured(
+        "HANDBOOK_MAX_BYTES, HANDBOOK_IMAGE_MAX_BYTES and ATTENDANCE_CODE_MINUTES must be positive"
+    )
 
 # --- Public verification of badges and certificates -----------------------------------------
 # The address residents reach, printed in every QR code: configured, because behind a proxy the

@@ -9,6 +9,7 @@ official's correction, the worklists and the dashboards all read it from here. A
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -138,7 +139,7 @@ def check_transition(service: str, old: str, new: str, *, allow_backward: bool) 
         )
 
 
-def clean_details(service: str, state: str, details: dict[str, Any] | None) -> dict[str, Any]:
+def clean_details(service: str, state: str, details: Mapping[str, Any] | None) -> dict[str, Any]:
     """The details worth keeping for this state, as strings; unknown keys are refused so a typo
     does not pass for evidence."""
     details = dict(details or {})

@@ -26,6 +26,7 @@ from cnsc.team.badges import (
     badge_cards_pdf,
     badge_ensure,
     badge_sheets_pdf,
+    roster_order,
     team_badges_ensure,
 )
 from cnsc.team.models import Member, Team
@@ -98,11 +99,12 @@ def download_member_badges(
     named in a message."""
     badges: list[Badge] = []
     skipped: list[str] = []
-    for member in queryset.order_by("search_name"):
+    for member in queryset:
         try:
             badges.append(badge_ensure(member=member))
         except ValidationError as error:
             skipped.extend(error.messages)
+    badges.sort(key=lambda badge: roster_order(badge.membership))
     for message in skipped:
         messages.warning(request, message)
     if not badges:

@@ -45,6 +45,13 @@ NAME_MIN_SIZE = 9.5
 _ROLE_ORDER: dict[str, int] = {MemberRole.LEADER: 0, MemberRole.DEPUTY: 1, MemberRole.MEMBER: 2}
 
 
+def roster_order(membership: Membership) -> tuple[int, str, str, int]:
+    """Leaders, deputies, then members; within each, by given name (the last word of a
+    Vietnamese name), then the whole name, as rosters are kept."""
+    key = membership.member.search_name
+    return (_ROLE_ORDER.get(membership.role, 9), key.rsplit(" ", 1)[-1], key, membership.pk)
+
+
 @dataclass(frozen=True)
 class Badge:
     membership: Membership
@@ -149,7 +156,7 @@ def badge_ensure(*, member: Member) -> Badge:
 
 @transaction.atomic
 def team_badges_ensure(*, team: Team) -> list[Badge]:
-    """Badges for every current member of the team, leaders first, then by name."""
+    """Badges for every current member of the team, in roster order."""
     if team.status != TeamStatus.ACTIVE:
         raise ValidationError(
             _("The team %(team)s is not active: its members get no badge.") % {"team": team.name}
@@ -157,10 +164,7 @@ def team_badges_ensure(*, team: Team) -> list[Badge]:
     memberships = Membership.objects.filter(team=team, left_on__isnull=True).select_related(
         "member"
     )
-    ordered = sorted(
-        memberships, key=lambda m: (_ROLE_ORDER.get(m.role, 9), m.member.search_name, m.pk)
-    )
-    return [badge_ensure(member=m.member) for m in ordered]
+    return [badge_ensure(member=m.member) for m in sorted(memberships, key=roster_order)]
 
 
 # --- Printing --------------------------------------------------------------------------------
@@ -170,7 +174,7 @@ def _place(membership: Membership) -> tuple[str, str]:
     team = membership.team
     if team.kind == TeamKind.ORGANISATION or team.hamlet is None:
         return _("Organisation"), team.organisation_name
-    return _("Hamlet"), team.hamlet.name
+    return _("Area"), team.hamlet.name
 
 
 def _name_lines(name: str, *, max_width: float) -> list[str]:

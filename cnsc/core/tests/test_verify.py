@@ -118,6 +118,7 @@ def test_an_expired_badge_says_so_with_its_last_day(client, hamlet):
     assert verdict(response) == "Expired"
     html = response.content.decode()
     assert f"expired on {last_day:%d/%m/%Y}" in html
+    assert "Member badge" in html
     assert "Lê Thị Hồng" in html
 
 
@@ -142,7 +143,7 @@ def test_revoking_takes_effect_on_the_very_next_scan(client, badge):
     assert response.status_code == 200
     assert verdict(response) == "Revoked"
     html = response.content.decode()
-    assert f"revoked on {timezone.localdate():%d/%m/%Y}" in html
+    assert f"Revoked on {timezone.localdate():%d/%m/%Y}: no longer valid" in html
     # The reason is for the back office, not the public.
     assert "Left the team" not in html
 

@@ -241,6 +241,13 @@ def test_a_team_sheet_has_every_current_member_leaders_first_ten_to_a_page(team,
     )
 
 
+def test_members_are_sorted_by_given_name_as_on_a_roster(team, leader):
+    for name in ("Trần Văn Bình", "Võ Thị An", "Lê Văn Cường"):
+        enrol(team, full_name=name)
+    names = [b.credential.holder_name for b in team_badges_ensure(team=team)]
+    assert names == ["Nguyễn Thị Ánh Tuyết", "Võ Thị An", "Trần Văn Bình", "Lê Văn Cường"]
+
+
 # --- Downloads from the back office ---------------------------------------------------------
 
 

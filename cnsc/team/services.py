@@ -145,8 +145,10 @@ def _cccd_taken(hashes: frozenset[str], *, exclude: int | None) -> bool:
     return qs.exists()
 
 
-def _apply_cccd(member: Member, raw: str) -> None:
-    """Hash ``raw`` into the member, or clear the member's CCCD when ``raw`` is empty."""
+def member_set_cccd(*, member: Member, cccd: str) -> None:
+    """Hash ``cccd`` into the member (not saved), or clear the member's CCCD when empty.
+    Validates it against the member's sex and year of birth and against other members."""
+    raw = cccd
     if not raw.strip():
         member.cccd_hash = member.cccd_last4 = member.cccd_key_id = ""
         return
@@ -166,7 +168,7 @@ def _member_save(member: Member, *, cccd: str | None) -> Member:
     errors: dict[str, Any] = {}
     if cccd is not None:
         try:
-            _apply_cccd(member, cccd)
+            member_set_cccd(member=member, cccd=cccd)
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
     try:

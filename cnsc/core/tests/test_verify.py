@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -14,7 +18,7 @@ from django.utils import timezone
 from cnsc.core.models import CREDENTIAL_CODE_LENGTH, Credential, CredentialKind, format_code
 from cnsc.core.services import credential_issue, credential_revoke, verify_url
 
-pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
@@ -240,3 +244,42 @@ def test_a_credential_cannot_end_before_it_was_issued(hamlet):
             subject=hamlet,
         )
     assert not Credential.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PUBLIC_BASE_URL": "cnsc.example.gov.vn"}, "PUBLIC_BASE_URL must be a scheme and host"),
+        ({"PUBLIC_BASE_URL": "https://cnsc.example.gov.vn/verify"}, "PUBLIC_BASE_URL must be"),
+        (
+            {
+                "CNSC_ENV": "production",
+                "SECRET_KEY": "k" * 60,
+                "CCCD_HASH_KEY": "c" * 40,
+                "ALLOWED_HOSTS": "cnsc.example.gov.vn",
+                "DATABASE_URL": "sqlite:///x.db",
+                "PUBLIC_BASE_URL": "http://cnsc.example.gov.vn",
+            },
+            "PUBLIC_BASE_URL must use https in production",
+        ),
+        ({"VERIFY_RATE_LIMIT": "lots"}, "VERIFY_RATE_LIMIT must look like 30/m"),
+    ],
+)
+def test_a_bad_public_address_or_rate_stops_the_start(tmp_path, env, message):
+    """A QR code printed with a wrong address cannot be recalled: refuse to start instead."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CNSC_"))},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "CNSC_VAR_DIR": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr.strip().splitlines()[-1]

@@ -5,6 +5,7 @@ A value that cannot be used stops the start with ImproperlyConfigured naming the
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -107,6 +108,8 @@ INSTALLED_APPS = [
     "cnsc.outreach",
     "cnsc.training",
     "cnsc.dashboard",
+    "cnsc.bot",
+    "django_tasks",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +274,46 @@ if min(HANDBOOK_MAX_BYTES, HANDBOOK_IMAGE_MAX_BYTES, ATTENDANCE_CODE_MINUTES) <=
         "HANDBOOK_MAX_BYTES, HANDBOOK_IMAGE_MAX_BYTES and ATTENDANCE_CODE_MINUTES must be positive"
     )
 
+# --- Telegram bot -----------------------------------------------------------------------------
+# Without a token the web runs as usual and only `manage.py runbot` refuses to start.
+TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+if TELEGRAM_BOT_TOKEN and not re.fullmatch(r"\d+:[A-Za-z0-9_-]{30,}", TELEGRAM_BOT_TOKEN):
+    raise ImproperlyConfigured("TELEGRAM_BOT_TOKEN does not look like a token from @BotFather")
+# The bot's username (without @), for invitation links https://t.me/<username>?start=...
+TELEGRAM_BOT_USERNAME = os.environ.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@")
+if TELEGRAM_BOT_USERNAME and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", TELEGRAM_BOT_USERNAME):
+    raise ImproperlyConfigured(
+        f"TELEGRAM_BOT_USERNAME must be a Telegram username, not {TELEGRAM_BOT_USERNAME!r}"
+    )
+# Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every webhook call.
+TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+if TELEGRAM_WEBHOOK_SECRET and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", TELEGRAM_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(
+        "TELEGRAM_WEBHOOK_SECRET must be 16 to 256 characters of A-Z, a-z, 0-9, _ and -"
+    )
+# The public https address Telegram posts updates to (the reverse proxy forwards it to the bot).
+TELEGRAM_WEBHOOK_URL = os.environ.get("TELEGRAM_WEBHOOK_URL", "").strip()
+if TELEGRAM_WEBHOOK_URL and not TELEGRAM_WEBHOOK_URL.startswith("https://"):
+    raise ImproperlyConfigured("TELEGRAM_WEBHOOK_URL must start with https://")
+# Where `runbot --webhook` listens, behind the reverse proxy.
+TELEGRAM_WEBHOOK_LISTEN = env_str("TELEGRAM_WEBHOOK_LISTEN", "127.0.0.1")
+TELEGRAM_WEBHOOK_PORT = env_int("TELEGRAM_WEBHOOK_PORT", 8443)
+# Days an invitation to link a Telegram account stays valid.
+BOT_INVITATION_DAYS = env_int("BOT_INVITATION_DAYS", 7)
+# A visit whose first message reached the bot later than this after it was written: the bot
+# asks when the visit happened.
+BOT_ASK_VISIT_TIME_AFTER_MINUTES = env_int("BOT_ASK_VISIT_TIME_AFTER_MINUTES", 15)
+
+# --- Background jobs (django-tasks) ------------------------------------------------------------
+# Broadcasts are delivered by a task. The queue in the database comes from the django-tasks-db
+# package (the backend left django-tasks in 0.12); where it is not installed, jobs are only
+# recorded and `manage.py send_broadcasts` delivers what is queued.
+if importlib.util.find_spec("django_tasks_db") is not None:
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+
 # --- Public verification of badges and certificates -----------------------------------------
 # The address residents reach, printed in every QR code: configured, because behind a proxy the
 # host a request arrives on may be an internal one. Scheme and host only.
@@ -310,12 +353,23 @@ LOGGING = {
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    # The bot token is part of every Bot API URL: it is cut out of any line, whoever logs it.
+    "filters": {"redact_secrets": {"()": "cnsc.bot.logs.RedactSecrets"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # The request log below replaces Django's own access lines.
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # The HTTP client logs each request's URL at INFO, and a Bot API URL holds the token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

@@ -1,0 +1,276 @@
+"""The Telegram adapter: builds the python-telegram-bot Application, turns each update into a
+channel-neutral ``Event``, hands it to ``engine.handle`` in one ``sync_to_async`` call (the only
+place the database is reached), and performs the actions that come back.
+
+One handler takes every update (a TypeHandler): the flows live in ``cnsc.bot.handlers`` and
+know nothing of Telegram. Updates are processed one at a time, in order, so two messages of one
+chat never race each other's conversation state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    Message,
+    MessageEntity,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest, HTTPXRequest
+
+from .dialog import Action, Contact, Edit, Event, Keyboard, Location, Notice, Photo, Send, SendFile
+from .engine import handle
+
+logger = logging.getLogger(__name__)
+
+# What we ask Telegram to send us; anything else it will not bother delivering.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+
+def make_request() -> BaseRequest:
+    # Weak signal on the members' side, not ours: generous read time-outs are for long polling.
+    return HTTPXRequest(connection_pool_size=8, read_timeout=30, connect_timeout=10)
+
+
+def make_bot(request: BaseRequest | None = None) -> Bot:
+    if not settings.TELEGRAM_BOT_TOKEN:
+        raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
+    return Bot(token=settings.TELEGRAM_BOT_TOKEN, request=request or make_request())
+
+
+def build_application(
+    *,
+    token: str | None = None,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+    polling: bool = True,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The Application. ``request``: the Bot API transport (a fake one in tests); ``polling``
+    false builds it without an Updater, for the webhook server and for feeding updates."""
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder().token(
+        token or settings.TELEGRAM_BOT_TOKEN
+    )
+    builder = builder.request(request or make_request())
+    if polling:
+        builder = builder.get_updates_request(updates_request or make_request())
+    else:
+        builder = builder.updater(None)
+    application = builder.build()
+    application.add_handler(TypeHandler(Update, on_update))
+    application.add_error_handler(on_error)
+    return application
+
+
+# --- Update -> Event --------------------------------------------------------------------------
+
+
+def _command(message: Message) -> tuple[str, str]:
+    text = message.text or ""
+    entity = next(
+        (
+            e
+            for e in message.entities or ()
+            if e.type == MessageEntity.BOT_COMMAND and e.offset == 0
+        ),
+        None,
+    )
+    if entity is None:
+        return "", ""
+    name = text[1 : entity.length].split("@", 1)[0].lower()
+    return name, text[entity.length :].strip()
+
+
+async def _photo(message: Message, bot: Bot) -> Photo | None:
+    limit = settings.VISIT_PHOTO_MAX_BYTES
+    if message.photo:
+        file_id, size = message.photo[-1].file_id, message.photo[-1].file_size or 0
+    elif message.document and (message.document.mime_type or "").startswith("image/"):
+        file_id, size = message.document.file_id, message.document.file_size or 0
+    else:
+        return None
+    if size > limit:
+        return Photo(content=None, size=size)
+    telegram_file = await bot.get_file(file_id)
+    if (telegram_file.file_size or 0) > limit:
+        return Photo(content=None, size=telegram_file.file_size or 0)
+    content = bytes(await telegram_file.download_as_bytearray())
+    if len(content) > limit:
+        return Photo(content=None, size=len(content))
+    return Photo(content=content, size=len(content))
+
+
+async def to_event(update: Update, bot: Bot) -> Event | None:
+    """The event in ``update``, or None for what the bot does not handle (edits, channel posts,
+    group chats, service messages...)."""
+    key = f"tg:{update.update_id}"
+    query = update.callback_query
+    if query is not None:
+        message = query.message if isinstance(query.message, Message) else None
+        chat = message.chat if message else None
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            return None
+        return Event(
+            key=key,
+            user_id=query.from_user.id,
+            chat_id=chat.id if chat else query.from_user.id,
+            sent_at=timezone.now(),
+            message_id=message.message_id if message else None,
+            button=(query.data or "")[:64],
+            language=query.from_user.language_code or "",
+        )
+    message = update.message
+    if message is None or message.from_user is None or message.chat.type != ChatType.PRIVATE:
+        return None
+    command, args = _command(message)
+    location = (
+        Location(
+            latitude=message.location.latitude,
+            longitude=message.location.longitude,
+            accuracy_m=message.location.horizontal_accuracy,
+            live=bool(message.location.live_period),
+        )
+        if message.location
+        else None
+    )
+    contact = (
+        Contact(phone=message.contact.phone_number, user_id=message.contact.user_id)
+        if message.contact
+        else None
+    )
+    photo = await _photo(message, bot)
+    text = "" if command else (message.text or message.caption or "")
+    if not (command or text or location or contact or photo):
+        return None
+    return Event(
+        key=key,
+        user_id=message.from_user.id,
+        chat_id=message.chat.id,
+        sent_at=message.date if message.date.tzinfo else message.date.replace(tzinfo=dt.UTC),
+        message_id=message.message_id,
+        command=command,
+        args=args,
+        text=text.strip()[:4000],
+        location=location,
+        contact=contact,
+        photo=photo,
+        language=message.from_user.language_code or "",
+    )
+
+
+# --- Actions -> Bot API -----------------------------------------------------------------------
+
+
+def _inline(buttons: Keyboard) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
+    )
+
+
+def _markup(action: Send) -> Any:
+    if action.buttons:
+        return _inline(action.buttons)
+    if action.request == "location":
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(_("📍 Share my location"), request_location=True)]],
+            one_time_keyboard=True,
+            resize_keyboard=True,
+        )
+    if action.request == "contact":
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
+            one_time_keyboard=True,
+            resize_keyboard=True,
+        )
+    if action.request == "remove":
+        return ReplyKeyboardRemove()
+    return None
+
+
+def _read(name: str) -> bytes:
+    with default_storage.open(name, "rb") as handle_:
+        data: bytes = handle_.read()
+    return data
+
+
+async def perform(
+    bot: Bot, chat_id: int, actions: list[Action], query: CallbackQuery | None = None
+) -> None:
+    answered = False
+    for action in actions:
+        try:
+            if isinstance(action, Send):
+                await bot.send_message(
+                    chat_id=chat_id, text=action.text, reply_markup=_markup(action)
+                )
+            elif isinstance(action, Edit):
+                await bot.edit_message_text(
+                    chat_id=chat_id,
+                    message_id=action.message_id,
+                    text=action.text,
+                    reply_markup=_inline(action.buttons),
+                )
+            elif isinstance(action, Notice):
+                if query is not None and not answered:
+                    await query.answer(action.text[:200], show_alert=action.alert)
+                    answered = True
+            elif isinstance(action, SendFile):
+                content = await sync_to_async(_read, thread_sensitive=False)(action.path)
+                await bot.send_document(
+                    chat_id=chat_id,
+                    document=InputFile(content, filename=action.filename),
+                    caption=action.caption[:1000],
+                )
+        except BadRequest as exc:
+            # An edit that changes nothing, or of a message too old to edit: not worth more.
+            logger.info("bot action refused by Telegram: %s", exc)
+        except Forbidden:
+            logger.info("chat %s blocked the bot", chat_id)
+            return
+    if query is not None and not answered:
+        await query.answer()
+
+
+# --- Handlers ---------------------------------------------------------------------------------
+
+
+async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    try:
+        event = await to_event(update, context.bot)
+    except TelegramError as exc:
+        logger.warning("could not read update %s: %s", update.update_id, exc)
+        event = None
+    if event is None:
+        return
+    try:
+        actions = await sync_to_async(handle)(event)
+    except Exception:
+        logger.exception("update %s failed", update.update_id)
+        with translation.override("vi"):
+            actions = [
+                Send(text=_("Sorry, something went wrong and nothing was saved. Please try again."))
+            ]
+    await perform(context.bot, event.chat_id, actions, update.callback_query)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    logger.error("bot error", exc_info=context.error)

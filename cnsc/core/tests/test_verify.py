@@ -233,6 +233,25 @@ def test_codes_are_long_random_and_from_the_readable_alphabet(hamlet):
     assert not any(set(c) & set("01OIL") for c in codes)
 
 
+def test_a_certificate_shows_the_course_and_date_and_no_validity_line(client, hamlet):
+    certificate = credential_issue(
+        kind=CredentialKind.CERTIFICATE,
+        holder_name="Phạm Minh Châu",
+        title="Kỹ năng số cơ bản",
+        issuer="Phường Thủ Dầu Một",
+        valid_until=None,
+        subject=hamlet,
+        issued_on=dt.date(2025, 9, 12),
+    )
+    response = page(client, certificate.code)
+    assert verdict(response) == "Valid"
+    html = response.content.decode()
+    assert "Course" in html
+    assert "Kỹ năng số cơ bản" in html
+    assert "12/09/2025" in html
+    assert "Valid until" not in html
+
+
 def test_a_credential_cannot_end_before_it_was_issued(hamlet):
     with pytest.raises(ValidationError):
         credential_issue(

@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cnsc.core.urls")),
     path("team/", include("cnsc.team.badge_urls")),
+    path("training/", include("cnsc.training.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
 ]
 

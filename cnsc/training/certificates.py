@@ -1,0 +1,358 @@
+"""Training certificates: issued to those who pass (a core Credential per attendance), revoked
+with a reason, printed in Vietnamese on landscape A4 with a QR code to the public verify page.
+
+The credential keeps what the verify page shows (name, course, issuing commune, date), copied on
+the day of issue; the printed page is drawn from the same credential, so paper and page agree.
+An attendance holds at most one current certificate (``Attendance.certificate``), and the
+database refuses one for an attendance that did not pass.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from cnsc.core import pdf
+from cnsc.core.models import Credential, CredentialKind, format_code
+from cnsc.core.services import credential_issue, credential_revoke, verify_url
+from cnsc.training.models import Attendance, TrainingSession
+
+PAGE = landscape(A4)
+GOLD = colors.HexColor("#C9A227")
+# The heading every Vietnamese state document carries (Decree 30/2020/NĐ-CP); it is the same
+# in every language the page could be printed in, so it is not translated.
+NATIONAL_NAME = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+NATIONAL_MOTTO = "Độc lập - Tự do - Hạnh phúc"
+
+
+def _locked(attendance: Attendance) -> Attendance:
+    return (
+        Attendance.objects.select_for_update(of=("self",))
+        .select_related("session__course", "session__commune", "member", "resident", "certificate")
+        .get(pk=attendance.pk)
+    )
+
+
+@transaction.atomic
+def certificate_issue(*, attendance: Attendance) -> Credential:
+    """A certificate for one person who passed. Refused (nothing written) for someone who did
+    not pass, or who already holds a valid certificate for this session."""
+    locked = _locked(attendance)
+    name = locked.person_name
+    course = locked.session.course
+    if not locked.passed:
+        raise ValidationError(
+            _(
+                "%(name)s has not passed “%(course)s”: a certificate is issued only to those "
+                "who pass. Record their result first."
+            )
+            % {"name": name, "course": course.title},
+            code="not_passed",
+        )
+    current = locked.certificate
+    if current is not None and current.revoked_at is None:
+        raise ValidationError(
+            _("%(name)s already has a certificate for this session (code %(code)s).")
+            % {"name": name, "code": format_code(current.code)},
+            code="already_issued",
+        )
+    credential = credential_issue(
+        kind=CredentialKind.CERTIFICATE,
+        holder_name=name,
+        title=course.title,
+        issuer=locked.session.commune.name,
+        valid_until=None,
+        subject=locked,
+        issued_on=timezone.localdate(),
+    )
+    locked.certificate = credential
+    locked.save(update_fields=["certificate"])
+    attendance.certificate = credential
+    return credential
+
+
+@transaction.atomic
+def certificates_issue_for_session(*, session: TrainingSession) -> list[Attendance]:
+    """Certificates for everyone of the session who passed and holds none yet; returns their
+    attendances. Refused when nobody has passed."""
+    passed = Attendance.objects.filter(session=session, passed=True)
+    if not passed.exists():
+        raise ValidationError(
+            _(
+                "Nobody has passed this session yet: record the results before issuing "
+                "certificates."
+            ),
+            code="nobody_passed",
+        )
+    issued: list[Attendance] = []
+    without = Q(certificate__isnull=True) | Q(certificate__revoked_at__isnull=False)
+    for attendance in passed.filter(without).select_related("member", "resident"):
+        certificate_issue(attendance=attendance)
+        issued.append(attendance)
+    return issued
+
+
+@transaction.atomic
+def certificate_revoke(*, attendance: Attendance, reason: str) -> Credential:
+    """Revoke the person's certificate for this session, saying why; the verify page shows
+    "revoked" from the next scan. A new one can be issued afterwards."""
+    locked = _locked(attendance)
+    current = locked.certificate
+    if current is None or current.revoked_at is not None:
+        raise ValidationError(
+            _("%(name)s has no valid certificate for this session.") % {"name": locked.person_name},
+            code="no_certificate",
+        )
+    credential = credential_revoke(credential=current, reason=reason)
+    attendance.certificate = credential
+    return credential
+
+
+def session_certificates(session: TrainingSession) -> list[Attendance]:
+    """The session's attendances with a valid certificate, by name: what the batch prints."""
+    rows = (
+        Attendance.objects.filter(
+            session=session, certificate__isnull=False, certificate__revoked_at__isnull=True
+        )
+        .select_related(
+            "certificate", "member", "resident", "session__course", "session__commune__province"
+        )
+        .order_by("certificate__holder_name", "pk")
+    )
+    return list(rows)
+
+
+# --- Printing --------------------------------------------------------------------------------
+
+
+def _hours(value: Decimal) -> str:
+    whole = value == value.to_integral_value()
+    return number_format(value.quantize(Decimal(1)) if whole else value, decimal_pos=None)
+
+
+def _centred_block(
+    canvas: Canvas, text: str, *, x: float, top: float, width: float, style: ParagraphStyle
+) -> float:
+    """A paragraph of typed text centred on x, its top at ``top``; returns its height."""
+    para = pdf.paragraph(text, style)
+    _w, height = para.wrap(width, PAGE[1])
+    para.drawOn(canvas, x - width / 2, top - height)
+    return float(height)
+
+
+def _underline(canvas: Canvas, x: float, y: float, width: float) -> None:
+    canvas.saveState()
+    canvas.setStrokeColor(pdf.INK)
+    canvas.setLineWidth(0.6)
+    canvas.line(x - width / 2, y, x + width / 2, y)
+    canvas.restoreState()
+
+
+def draw_certificate(canvas: Canvas, attendance: Attendance) -> None:
+    """One certificate filling a landscape A4 page."""
+    credential = attendance.certificate
+    if credential is None:
+        raise ValueError("draw_certificate() needs an attendance with a certificate")
+    session = attendance.session
+    commune = session.commune
+    province = commune.province
+    w, h = PAGE
+    centre = w / 2
+
+    # Frame: a red rule and a thin gold one inside it.
+    canvas.saveState()
+    canvas.setStrokeColor(pdf.OFFICIAL_RED)
+    canvas.setLineWidth(2.4)
+    canvas.rect(8 * mm, 8 * mm, w - 16 * mm, h - 16 * mm)
+    canvas.setStrokeColor(GOLD)
+    canvas.setLineWidth(0.9)
+    canvas.rect(10.5 * mm, 10.5 * mm, w - 21 * mm, h - 21 * mm)
+    canvas.restoreState()
+
+    # Heading: the issuing body on the left, the national heading on the right, as on every
+    # administrative document.
+    left_x, right_x = 74 * mm, w - 80 * mm
+    top = h - 24 * mm
+    if province is not None:
+        pdf.draw_text(
+            canvas, left_x, top, province.name.upper(), size=10, align="centre", max_width=110 * mm
+        )
+    pdf.draw_text(
+        canvas,
+        left_x,
+        top - 5.2 * mm,
+        credential.issuer.upper(),
+        font=pdf.FONT_BOLD,
+        size=10.5,
+        align="centre",
+        max_width=110 * mm,
+    )
+    _underline(canvas, left_x, top - 7.4 * mm, 30 * mm)
+    pdf.draw_text(
+        canvas, right_x, top, NATIONAL_NAME, font=pdf.FONT_BOLD, size=10.5, align="centre"
+    )
+    pdf.draw_text(
+        canvas,
+        right_x,
+        top - 5.2 * mm,
+        NATIONAL_MOTTO,
+        font=pdf.FONT_SEMIBOLD,
+        size=11,
+        align="centre",
+    )
+    _underline(
+        canvas,
+        right_x,
+        top - 7.4 * mm,
+        pdf.text_width(NATIONAL_MOTTO, font=pdf.FONT_SEMIBOLD, size=11),
+    )
+
+    # The certificate itself.
+    pdf.draw_text(
+        canvas,
+        centre,
+        h - 62 * mm,
+        _("Certificate").upper(),
+        font=pdf.FONT_BOLD,
+        size=36,
+        color=pdf.OFFICIAL_RED,
+        align="centre",
+    )
+    pdf.draw_text(
+        canvas,
+        centre,
+        h - 72 * mm,
+        _("Training course completed").upper(),
+        font=pdf.FONT_SEMIBOLD,
+        size=13,
+        align="centre",
+    )
+    pdf.draw_text(
+        canvas,
+        centre,
+        h - 88 * mm,
+        _("This certifies that"),
+        font=pdf.FONT_ITALIC,
+        size=12.5,
+        color=pdf.MUTED,
+        align="centre",
+    )
+    pdf.draw_text(
+        canvas,
+        centre,
+        h - 102 * mm,
+        credential.holder_name,
+        font=pdf.FONT_BOLD,
+        size=28,
+        align="centre",
+        max_width=210 * mm,
+    )
+    pdf.draw_text(
+        canvas,
+        centre,
+        h - 114 * mm,
+        _("has completed the training course"),
+        font=pdf.FONT_ITALIC,
+        size=12.5,
+        color=pdf.MUTED,
+        align="centre",
+    )
+    course_style = pdf.paragraph_style(
+        "cert-course", size=17, leading=21, bold=True, alignment=TA_CENTER
+    )
+    used = _centred_block(
+        canvas, credential.title, x=centre, top=h - 118 * mm, width=200 * mm, style=course_style
+    )
+    held = _("Held on %(date)s at %(place)s · %(hours)s hours") % {
+        "date": date_format(timezone.localtime(session.starts_at), "d/m/Y"),
+        "place": session.place,
+        "hours": _hours(session.course.hours),
+    }
+    details_style = pdf.paragraph_style(
+        "cert-details", size=10.5, leading=13.5, color=pdf.MUTED, alignment=TA_CENTER
+    )
+    _centred_block(
+        canvas, held, x=centre, top=h - 120 * mm - used, width=200 * mm, style=details_style
+    )
+
+    # Where and when it was issued, and room for the signature and seal.
+    issued = credential.issued_on
+    place_date = _("%(place)s, %(day)s/%(month)s/%(year)s") % {
+        "place": commune.short_name or commune.name,
+        "day": f"{issued.day:02d}",
+        "month": f"{issued.month:02d}",
+        "year": issued.year,
+    }
+    pdf.draw_text(
+        canvas,
+        right_x,
+        54 * mm,
+        place_date,
+        font=pdf.FONT_ITALIC,
+        size=11,
+        align="centre",
+        max_width=110 * mm,
+    )
+    pdf.draw_text(
+        canvas,
+        right_x,
+        47.5 * mm,
+        credential.issuer.upper(),
+        font=pdf.FONT_BOLD,
+        size=11,
+        align="centre",
+        max_width=110 * mm,
+    )
+
+    # Bottom left: the QR code and the code to type when it will not scan.
+    qr_size = 30 * mm
+    qr_x, qr_y = 18 * mm, 16 * mm
+    url = verify_url(credential.code)
+    pdf.draw_qr(canvas, url, qr_x, qr_y, qr_size)
+    text_x = qr_x + qr_size + 2 * mm
+    pdf.draw_text(
+        canvas, text_x, qr_y + 20 * mm, _("Scan to check"), font=pdf.FONT_SEMIBOLD, size=9
+    )
+    pdf.draw_text(
+        canvas,
+        text_x,
+        qr_y + 15 * mm,
+        url.split("://", 1)[-1],
+        size=7.5,
+        color=pdf.MUTED,
+        max_width=80 * mm,
+    )
+    pdf.draw_text(
+        canvas,
+        text_x,
+        qr_y + 9 * mm,
+        f"{_('Code')}: {format_code(credential.code)}",
+        font=pdf.FONT_SEMIBOLD,
+        size=9.5,
+    )
+
+
+def certificates_pdf(attendances: Sequence[Attendance], *, title: str) -> bytes:
+    """One certificate per landscape A4 page, in Vietnamese."""
+    with translation.override("vi"):
+        buffer = io.BytesIO()
+        canvas = pdf.new_canvas(buffer, pagesize=PAGE, title=title)
+        for attendance in attendances:
+            draw_certificate(canvas, attendance)
+            canvas.showPage()
+        canvas.save()
+    return buffer.getvalue()

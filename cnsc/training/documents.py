@@ -1,0 +1,345 @@
+"""A handbook written in CNSC, printed as an A5 booklet in Be Vietnam Pro.
+
+A5 is half an A4 sheet: it prints two to a page, folds into a booklet and reads well on a phone.
+The first page carries a header band (who publishes it) and the title; every page a footer with
+the title, version and page number. Headings become PDF bookmarks, so a phone's PDF viewer
+offers a table of contents.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from PIL import Image as PILImage
+from PIL import ImageOps
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Flowable,
+    HRFlowable,
+    Image,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from cnsc.core import pdf
+from cnsc.core.text import nfc
+from cnsc.training.models import BlockKind, Handbook, HandbookBlock, Language
+
+A5 = (148 * mm, 210 * mm)
+MARGIN_X = 14 * mm
+MARGIN_TOP = 14 * mm
+MARGIN_BOTTOM = 16 * mm
+BAND_HEIGHT = 17 * mm
+GOLD = colors.HexColor("#F2C94C")
+RULE = colors.HexColor("#DDD6CC")
+# A picture never takes more than about half a page, so its caption and some text fit beside.
+IMAGE_MAX_HEIGHT = 88 * mm
+# 300 dpi across the text width is as sharp as a print gets; more only makes the file heavier
+# for residents downloading on a weak signal.
+IMAGE_MAX_PIXELS_WIDE = 1400
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    content: bytes
+    pages: int
+
+
+def document_language(handbook: Handbook) -> str:
+    """The labels printed around the content follow the handbook's language where CNSC has
+    them (Vietnamese, English); handbooks in other languages get Vietnamese labels."""
+    return "en" if handbook.language == Language.ENGLISH else "vi"
+
+
+def _italic(style: ParagraphStyle) -> ParagraphStyle:
+    style.fontName = pdf.FONT_ITALIC
+    return style
+
+
+def _styles() -> dict[str, Any]:
+    return {
+        "title": pdf.paragraph_style("hb-title", size=17, leading=22, bold=True, spaceAfter=3),
+        "meta": pdf.paragraph_style("hb-meta", size=8.5, color=pdf.MUTED, spaceAfter=2),
+        "note": _italic(pdf.paragraph_style("hb-note", size=8.5, color=pdf.MUTED, spaceAfter=2)),
+        "heading": pdf.paragraph_style(
+            "hb-heading",
+            size=12.5,
+            leading=16.5,
+            bold=True,
+            color=pdf.OFFICIAL_RED,
+            spaceBefore=9,
+            spaceAfter=4,
+            keepWithNext=1,
+        ),
+        "body": pdf.paragraph_style("hb-body", size=10, leading=14.5, spaceAfter=5),
+        "step": pdf.paragraph_style("hb-step", size=10, leading=14.5),
+        "step_number": pdf.paragraph_style(
+            "hb-step-number", size=10, leading=14.5, bold=True, color=pdf.OFFICIAL_RED
+        ),
+        "caption": _italic(
+            pdf.paragraph_style(
+                "hb-caption",
+                size=8.5,
+                leading=11.5,
+                color=pdf.MUTED,
+                alignment=TA_CENTER,
+                spaceBefore=2,
+                spaceAfter=6,
+            )
+        ),
+    }
+
+
+def _lines_paragraph(text: str, style: Any) -> Paragraph:
+    """Typed text with its line breaks, escaped (never read as markup)."""
+    return Paragraph("<br/>".join(escape(nfc(line)) for line in text.split("\n")), style)
+
+
+class _Heading(Paragraph):
+    """A heading that adds itself to the PDF's outline when drawn."""
+
+    def __init__(self, text: str, style: Any, key: str) -> None:
+        super().__init__(escape(nfc(text)), style)
+        self.outline_text = nfc(text)
+        self.outline_key = key
+
+    def draw(self) -> None:
+        super().draw()
+        self.canv.bookmarkPage(self.outline_key)
+        self.canv.addOutlineEntry(self.outline_text, self.outline_key, level=0)
+
+
+def _picture(block: HandbookBlock, max_width: float) -> Image:
+    try:
+        with block.image.open("rb") as stored, PILImage.open(stored) as original:
+            source_format = original.format
+            # Phone photos are stored sideways with an orientation tag reportlab ignores.
+            picture = ImageOps.exif_transpose(original)
+            if picture.mode in ("RGBA", "LA", "P"):
+                picture = picture.convert("RGBA")
+                flat = PILImage.new("RGB", picture.size, "white")
+                flat.paste(picture, mask=picture.getchannel("A"))
+                picture = flat
+            elif picture.mode != "RGB":
+                picture = picture.convert("RGB")
+            if picture.width > IMAGE_MAX_PIXELS_WIDE:
+                scaled = round(picture.height * IMAGE_MAX_PIXELS_WIDE / picture.width)
+                picture = picture.resize(
+                    (IMAGE_MAX_PIXELS_WIDE, scaled), PILImage.Resampling.LANCZOS
+                )
+            buffer = io.BytesIO()
+            if source_format == "JPEG":
+                picture.save(buffer, "JPEG", quality=85, optimize=True)
+            else:
+                picture.save(buffer, "PNG", optimize=True)
+    except (OSError, ValueError):
+        raise ValidationError(
+            _("A picture of this handbook cannot be read any more. Upload it again.")
+        ) from None
+    buffer.seek(0)
+    ratio = picture.height / picture.width
+    width: float = max_width
+    height: float = width * ratio
+    if height > IMAGE_MAX_HEIGHT:
+        height = IMAGE_MAX_HEIGHT
+        width = height / ratio
+    return Image(buffer, width=width, height=height)
+
+
+def _steps(block: HandbookBlock, styles: dict[str, Any], width: float) -> Table:
+    number_width = 8 * mm
+    rows = [
+        [
+            Paragraph(f"{index}.", styles["step_number"]),
+            _lines_paragraph(step, styles["step"]),
+        ]
+        for index, step in enumerate(block.steps, start=1)
+    ]
+    table = Table(rows, colWidths=[number_width, width - number_width], hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    return table
+
+
+def _story(handbook: Handbook, styles: dict[str, Any], width: float) -> list[Flowable]:
+    meta = " · ".join(
+        [
+            handbook.get_topic_display(),
+            _("For %(audience)s") % {"audience": handbook.get_audience_display().lower()},
+            _("Version %(version)d") % {"version": handbook.version},
+        ]
+    )
+    story: list[Flowable] = [
+        Spacer(1, BAND_HEIGHT - MARGIN_TOP + 7 * mm),
+        pdf.paragraph(handbook.title, styles["title"]),
+        pdf.paragraph(meta, styles["meta"]),
+    ]
+    if handbook.version > 1 and handbook.change_note:
+        story.append(
+            pdf.paragraph(
+                _("What changed: %(note)s") % {"note": handbook.change_note}, styles["note"]
+            )
+        )
+    story += [
+        Spacer(1, 2 * mm),
+        HRFlowable(width="100%", thickness=0.6, color=RULE, spaceAfter=4 * mm),
+    ]
+    for block in handbook.blocks.order_by("position"):
+        if block.kind == BlockKind.HEADING:
+            story.append(_Heading(block.text, styles["heading"], key=f"h{block.position}"))
+        elif block.kind == BlockKind.PARAGRAPH:
+            story.append(_lines_paragraph(block.text, styles["body"]))
+        elif block.kind == BlockKind.STEPS:
+            story.append(_steps(block, styles, width))
+            story.append(Spacer(1, 2 * mm))
+        elif block.kind == BlockKind.IMAGE:
+            parts: list[Flowable] = [Spacer(1, 1 * mm), _picture(block, width)]
+            if block.text:
+                parts.append(_lines_paragraph(block.text, styles["caption"]))
+            else:
+                parts.append(Spacer(1, 4 * mm))
+            story.append(KeepTogether(parts))
+    return story
+
+
+def _numbered_canvas(footer_left: str, page_label: str) -> type[Canvas]:
+    """A canvas that knows the page count when it draws each footer (pages are held until the
+    document is complete, then drawn)."""
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("pageCompression", 1)
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self._footer(total)
+                super().showPage()
+            super().save()
+
+        def _footer(self, total: int) -> None:
+            page_w, _page_h = self._pagesize
+            y = MARGIN_BOTTOM - 8 * mm
+            self.saveState()
+            self.setStrokeColor(RULE)
+            self.setLineWidth(0.5)
+            self.line(MARGIN_X, y + 4 * mm, page_w - MARGIN_X, y + 4 * mm)
+            self.restoreState()
+            label = page_label % {"page": self._pageNumber, "pages": total}
+            label_width = pdf.text_width(label, font=pdf.FONT, size=7.5)
+            pdf.draw_text(
+                self,
+                MARGIN_X,
+                y,
+                footer_left,
+                size=7.5,
+                color=pdf.MUTED,
+                max_width=page_w - 2 * MARGIN_X - label_width - 6 * mm,
+            )
+            pdf.draw_text(
+                self, page_w - MARGIN_X, y, label, size=7.5, color=pdf.MUTED, align="right"
+            )
+
+    return NumberedCanvas
+
+
+def _first_page(issuer: str, organisation: str) -> Any:
+    def draw(canvas: Canvas, doc: Any) -> None:
+        page_w, page_h = A5
+        canvas.saveState()
+        canvas.setFillColor(pdf.OFFICIAL_RED)
+        canvas.rect(0, page_h - BAND_HEIGHT, page_w, BAND_HEIGHT, stroke=0, fill=1)
+        canvas.setFillColor(GOLD)
+        canvas.rect(0, page_h - BAND_HEIGHT - 0.9 * mm, page_w, 0.9 * mm, stroke=0, fill=1)
+        canvas.restoreState()
+        pdf.draw_text(
+            canvas,
+            MARGIN_X,
+            page_h - 7.2 * mm,
+            organisation.upper(),
+            font=pdf.FONT_BOLD,
+            size=9,
+            color=colors.white,
+            max_width=page_w - 2 * MARGIN_X,
+        )
+        pdf.draw_text(
+            canvas,
+            MARGIN_X,
+            page_h - 12.4 * mm,
+            issuer,
+            font=pdf.FONT,
+            size=8,
+            color=colors.white,
+            max_width=page_w - 2 * MARGIN_X,
+        )
+
+    return draw
+
+
+def render_handbook(handbook: Handbook) -> RenderedPdf:
+    """The handbook's blocks as an A5 PDF. ValidationError when a picture cannot be read."""
+    with translation.override(document_language(handbook)):
+        pdf.register_fonts()
+        styles = _styles()
+        width = A5[0] - 2 * MARGIN_X
+        story = _story(handbook, styles, width)
+        unit = handbook.unit
+        province = unit.province
+        issuer = unit.name if province is None else f"{unit.name} · {province.name}"
+        when = handbook.published_at or timezone.now()
+        footer_left = _("%(title)s · version %(version)d · %(date)s") % {
+            "title": nfc(handbook.title),
+            "version": handbook.version,
+            "date": date_format(timezone.localtime(when), "d/m/Y"),
+        }
+        page_label = _("Page %(page)d of %(pages)d")
+        buffer = io.BytesIO()
+        doc = SimpleDocTemplate(
+            buffer,
+            pagesize=A5,
+            leftMargin=MARGIN_X,
+            rightMargin=MARGIN_X,
+            topMargin=MARGIN_TOP,
+            bottomMargin=MARGIN_BOTTOM,
+            title=nfc(handbook.title),
+            author="CNSC",
+            creator="CNSC",
+            subject=handbook.get_topic_display(),
+        )
+        doc.build(
+            story,
+            onFirstPage=_first_page(issuer, _("Community digital technology teams")),
+            canvasmaker=_numbered_canvas(footer_left, page_label),
+        )
+    return RenderedPdf(content=buffer.getvalue(), pages=doc.page)

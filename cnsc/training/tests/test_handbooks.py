@@ -1,0 +1,261 @@
+"""Handbooks: written in CNSC and printed as A5, or uploaded as PDF; published, replaced by a
+new version, retired; bad files refused with nothing written."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pypdf import PdfReader
+from reportlab.lib.units import mm
+
+from cnsc.core.testing_pdf import pdf_pages, pdf_text, pdf_title
+from cnsc.training.models import (
+    Audience,
+    BlockKind,
+    Handbook,
+    HandbookBlock,
+    HandbookSource,
+    HandbookStatus,
+    Language,
+    Topic,
+)
+from cnsc.training.selectors import handbooks_published
+from cnsc.training.services import (
+    handbook_block_add,
+    handbook_create,
+    handbook_new_version,
+    handbook_publish,
+    handbook_retire,
+)
+from cnsc.training.tests.factories import pdf_upload, png_upload
+
+pytestmark = pytest.mark.django_db
+
+TITLE = "Kích hoạt tài khoản định danh điện tử mức 2"
+FIRST_HEADING = "Chuẩn bị trước khi đến"
+SECOND_HEADING = "Những điều tuyệt đối không làm"
+PARAGRAPH = "Mang theo thẻ căn cước gắn chip và điện thoại thông minh đã cài ứng dụng VNeID."
+STEPS = [
+    "Mở ứng dụng VNeID",
+    "Chọn “Kích hoạt tài khoản định danh điện tử”",
+    "Quét mã QR ở mặt sau thẻ",
+]
+WARNING = "Không đưa mật khẩu hay mã OTP cho bất kỳ ai, kể cả người tự xưng là cán bộ."
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def written(unit, title=TITLE, audience=Audience.RESIDENTS, topic=Topic.VNEID):
+    handbook = handbook_create(unit=unit, title=title, topic=topic, audience=audience)
+    handbook_block_add(handbook=handbook, kind=BlockKind.HEADING, text=FIRST_HEADING)
+    # Typed on a keyboard that sends decomposed letters: stored and printed precomposed.
+    handbook_block_add(
+        handbook=handbook, kind=BlockKind.PARAGRAPH, text=unicodedata.normalize("NFD", PARAGRAPH)
+    )
+    handbook_block_add(handbook=handbook, kind=BlockKind.STEPS, text="\n".join(STEPS))
+    handbook_block_add(
+        handbook=handbook, kind=BlockKind.IMAGE, image=png_upload(), text="Màn hình đăng nhập"
+    )
+    handbook_block_add(handbook=handbook, kind=BlockKind.HEADING, text=SECOND_HEADING)
+    handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text=WARNING)
+    return handbook
+
+
+def flat(content: bytes) -> str:
+    return " ".join(" ".join(pdf_text(content)).split())
+
+
+def test_a_written_handbook_prints_to_an_a5_pdf_with_its_vietnamese_text(home_province):
+    handbook = handbook_publish(handbook=written(home_province))
+
+    assert handbook.status == HandbookStatus.PUBLISHED
+    with handbook.pdf.open("rb") as stored:
+        content = stored.read()
+    text = flat(content)
+    for phrase in (TITLE, FIRST_HEADING, PARAGRAPH, *STEPS, "Màn hình đăng nhập", WARNING):
+        assert phrase in text, phrase
+    assert unicodedata.normalize("NFD", PARAGRAPH) not in text
+    assert text.index(FIRST_HEADING) < text.index(STEPS[0]) < text.index(SECOND_HEADING)
+    assert "Thành phố Hồ Chí Minh" in text  # who publishes it
+
+    page = PdfReader(io.BytesIO(content)).pages[0]
+    assert round(float(page.mediabox.width) / mm) == 148
+    assert round(float(page.mediabox.height) / mm) == 210
+    assert pdf_title(content) == TITLE
+    assert handbook.pages == pdf_pages(content)
+
+
+def test_headings_become_the_pdfs_table_of_contents(home_province):
+    handbook = handbook_publish(handbook=written(home_province))
+    with handbook.pdf.open("rb") as stored:
+        outline = PdfReader(stored).outline
+    assert [item.title for item in outline] == [FIRST_HEADING, SECOND_HEADING]
+
+
+def test_a_long_handbook_numbers_its_pages(home_province):
+    handbook = handbook_create(
+        unit=home_province,
+        title="Cẩm nang dài",
+        topic=Topic.SECURITY,
+        audience=Audience.MEMBERS,
+        language=Language.ENGLISH,  # the labels around the content in the source language
+    )
+    for n in range(12):
+        handbook_block_add(handbook=handbook, kind=BlockKind.HEADING, text=f"Phần {n + 1}")
+        handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text=WARNING * 6)
+    handbook_publish(handbook=handbook)
+    with handbook.pdf.open("rb") as stored:
+        content = stored.read()
+    pages = pdf_text(content)
+    assert len(pages) > 1
+    assert f"Page 2 of {len(pages)}" in pages[1]
+    assert "Cẩm nang dài · version 1" in pages[1]
+
+
+def test_publish_then_a_new_version_then_retire(home_province, home_commune):
+    first = handbook_publish(handbook=written(home_province))
+    assert handbooks_published(commune=home_commune) == {Topic.VNEID: [first]}
+
+    second = handbook_new_version(handbook=first, change_note="Thêm bước quét mã QR")
+    assert (second.version, second.status) == (2, HandbookStatus.DRAFT)
+    assert second.blocks.count() == first.blocks.count()
+    # The published version stays on the list while the next one is written.
+    assert handbooks_published(commune=home_commune) == {Topic.VNEID: [first]}
+
+    handbook_publish(handbook=second)
+    first.refresh_from_db()
+    assert first.status == HandbookStatus.RETIRED
+    assert handbooks_published(commune=home_commune) == {Topic.VNEID: [second]}
+    with second.pdf.open("rb") as stored:
+        assert "Thêm bước quét mã QR" in flat(stored.read())
+
+    handbook_retire(handbook=second)
+    assert handbooks_published(commune=home_commune) == {}
+
+
+def test_only_a_draft_is_published_and_only_a_published_handbook_retired(home_province):
+    handbook = written(home_province)
+    with pytest.raises(ValidationError, match="only a published handbook can be retired"):
+        handbook_retire(handbook=handbook)
+    handbook_publish(handbook=handbook)
+    with pytest.raises(ValidationError, match="only a draft can be published"):
+        handbook_publish(handbook=handbook)
+    with pytest.raises(ValidationError, match="Only a draft can be changed"):
+        handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text="Thêm")
+
+
+def test_a_handbook_without_content_is_not_published(home_province):
+    handbook = handbook_create(
+        unit=home_province, title="Trống", topic=Topic.VNEID, audience=Audience.MEMBERS
+    )
+    with pytest.raises(ValidationError, match="Write the handbook's content"):
+        handbook_publish(handbook=handbook)
+    handbook.refresh_from_db()
+    assert (handbook.status, handbook.pdf.name) == (HandbookStatus.DRAFT, "")
+
+
+def test_a_new_version_says_what_changed(home_province):
+    first = handbook_publish(handbook=written(home_province))
+    with pytest.raises(ValidationError, match="Say what changed"):
+        handbook_new_version(handbook=first, change_note="  ")
+    handbook_new_version(handbook=first, change_note="Sửa lỗi chính tả")
+    with pytest.raises(ValidationError, match="newer version"):
+        handbook_new_version(handbook=first, change_note="Lần nữa")
+
+
+def test_the_bot_list_is_grouped_by_topic_for_a_commune(
+    home_province, home_commune, neighbour_commune, other_commune
+):
+    province_wide = handbook_publish(handbook=written(home_province, title="Cẩm nang tỉnh"))
+    own = handbook_publish(handbook=written(home_commune, title="Cẩm nang của phường"))
+    handbook_publish(handbook=written(neighbour_commune, title="Cẩm nang phường bên"))
+    for_members = handbook_publish(
+        handbook=written(
+            home_province,
+            title="Nhận diện lừa đảo",
+            audience=Audience.MEMBERS,
+            topic=Topic.SECURITY,
+        )
+    )
+    handbook_publish(handbook=written(other_commune, title="Cẩm nang Hà Nội"))
+    written(home_commune, title="Bản nháp")
+
+    assert handbooks_published(commune=home_commune) == {
+        Topic.VNEID: [own, province_wide],
+        Topic.SECURITY: [for_members],
+    }
+    assert handbooks_published(commune=home_commune, audience=Audience.MEMBERS) == {
+        Topic.SECURITY: [for_members]
+    }
+    assert list(handbooks_published(commune=home_commune)) == [Topic.VNEID, Topic.SECURITY]
+
+
+# --- Uploaded PDFs and pictures ---------------------------------------------------------------
+
+
+def uploaded(unit, file):
+    return handbook_create(
+        unit=unit,
+        title="Cẩm nang ví điện tử",
+        topic=Topic.PAYMENTS,
+        audience=Audience.RESIDENTS,
+        source=HandbookSource.UPLOAD,
+        pdf=file,
+    )
+
+
+def test_an_uploaded_pdf_is_kept_with_its_page_count(home_commune):
+    handbook = uploaded(home_commune, pdf_upload(pages=3))
+    assert handbook.pages == 3
+    handbook_publish(handbook=handbook)
+    assert handbooks_published(commune=home_commune) == {Topic.PAYMENTS: [handbook]}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"PK\x03\x04 a spreadsheet renamed to .pdf", "This file is not a PDF"),
+        (b"\x89PNG\r\n\x1a\n a picture", "This file is not a PDF"),
+        (b"%PDF-1.7\n\x00\x01 not really a pdf at all", "damaged"),
+    ],
+)
+def test_a_file_that_is_not_a_pdf_is_refused_and_nothing_is_written(home_commune, content, message):
+    with pytest.raises(ValidationError, match=message):
+        uploaded(home_commune, SimpleUploadedFile("cam-nang.pdf", content))
+    assert not Handbook.objects.exists()
+
+
+def test_a_pdf_over_the_size_limit_is_refused(home_commune, settings):
+    settings.HANDBOOK_MAX_BYTES = 500
+    with pytest.raises(ValidationError, match="the largest PDF accepted is 500"):
+        uploaded(home_commune, pdf_upload())
+    assert not Handbook.objects.exists()
+
+
+def test_a_picture_that_is_not_a_picture_is_refused(home_commune):
+    handbook = handbook_create(
+        unit=home_commune, title="Ảnh", topic=Topic.VNEID, audience=Audience.RESIDENTS
+    )
+    fake = SimpleUploadedFile("anh.png", b"%PDF-1.4 this is not an image")
+    with pytest.raises(ValidationError, match="This file is not a picture"):
+        handbook_block_add(handbook=handbook, kind=BlockKind.IMAGE, image=fake)
+    assert not HandbookBlock.objects.exists()
+
+
+def test_a_written_handbook_does_not_take_an_uploaded_pdf(home_commune):
+    with pytest.raises(ValidationError, match="CNSC, which makes its PDF"):
+        handbook_create(
+            unit=home_commune,
+            title="Viết",
+            topic=Topic.VNEID,
+            audience=Audience.RESIDENTS,
+            pdf=pdf_upload(),
+        )
+    assert not Handbook.objects.exists()

@@ -55,6 +55,28 @@ _MANAGE_OUTREACH = (
     | _crud("outreach.fieldreport", "change")
 )
 
+_TRAINING_MODELS = (
+    "handbook",
+    "handbookblock",
+    "course",
+    "trainingsession",
+    "attendance",
+    "residentattendee",
+)
+_READ_TRAINING = {perm for name in _TRAINING_MODELS for perm in _crud(f"training.{name}", "view")}
+# Handbooks and courses are retired or left unused, not deleted; a handbook's blocks are.
+_WRITE_TRAINING_LIBRARY = (
+    _crud("training.handbook", "add", "change")
+    | _crud("training.handbookblock", "add", "change", "delete")
+    | _crud("training.course", "add", "change")
+)
+# Attendance is taken on a session's page and residents are listed there (with their consent).
+_RUN_TRAINING_SESSIONS = (
+    _crud("training.trainingsession", "add", "change")
+    | _crud("training.attendance", "add", "change", "delete")
+    | _crud("training.residentattendee", "change")
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.PROVINCE_STAFF: frozenset(
         _READ_UNITS
@@ -65,15 +87,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _READ_ROSTER
         | _crud("team.target", "view", "add", "change", "delete")
         | _READ_OUTREACH
+        | _READ_TRAINING
+        | _WRITE_TRAINING_LIBRARY
     ),
     Role.COMMUNE_OFFICIAL: frozenset(
         _READ_UNITS
         | _crud("geo.hamlet", "view", "add", "change")
         | _MANAGE_ROSTER
         | _MANAGE_OUTREACH
+        | _READ_TRAINING
+        | _WRITE_TRAINING_LIBRARY
+        | _RUN_TRAINING_SESSIONS
     ),
     Role.TEAM_LEADER: frozenset(
-        _READ_UNITS | _crud("geo.hamlet", "view") | _READ_ROSTER | _READ_OUTREACH
+        _READ_UNITS
+        | _crud("geo.hamlet", "view")
+        | _READ_ROSTER
+        | _READ_OUTREACH
+        | _crud("training.handbook", "view")
+        | _crud("training.course", "view")
+        | _crud("training.trainingsession", "view")
     ),
 }
 

@@ -44,6 +44,8 @@ def code_messages() -> dict[str, str]:
             out.setdefault(msg, str(path.relative_to(ROOT)))
     for path in ROOT.rglob("templates/**/*.html"):
         source = templatize(path.read_text(encoding="utf-8"), origin=str(path))
+        # templatize keeps the template's indentation, which a Python tokenizer rejects.
+        source = "\n".join(line.lstrip() for line in source.splitlines())
         for msg in _messages(source):
             out.setdefault(msg, str(path.relative_to(ROOT)))
     return out

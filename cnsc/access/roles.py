@@ -77,6 +77,21 @@ _RUN_TRAINING_SESSIONS = (
     | _crud("training.residentattendee", "change")
 )
 
+_READ_BOT = (
+    _crud("bot.telegramaccount", "view")
+    | _crud("bot.botinvitation", "view")
+    | _crud("bot.broadcast", "view")
+    | _crud("bot.broadcastdelivery", "view")
+)
+# Officials invite members to the bot, unlink a lost phone, and send notices; notices are never
+# changed or deleted once sent.
+_MANAGE_BOT = (
+    _READ_BOT
+    | _crud("bot.botinvitation", "add")
+    | _crud("bot.telegramaccount", "delete")
+    | _crud("bot.broadcast", "add")
+)
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.PROVINCE_STAFF: frozenset(
         _READ_UNITS
@@ -89,6 +104,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _READ_OUTREACH
         | _READ_TRAINING
         | _WRITE_TRAINING_LIBRARY
+        | _READ_BOT
     ),
     Role.COMMUNE_OFFICIAL: frozenset(
         _READ_UNITS
@@ -98,6 +114,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _READ_TRAINING
         | _WRITE_TRAINING_LIBRARY
         | _RUN_TRAINING_SESSIONS
+        | _MANAGE_BOT
     ),
     Role.TEAM_LEADER: frozenset(
         _READ_UNITS

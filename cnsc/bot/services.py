@@ -245,6 +245,29 @@ def conversation_end(*, chat_id: int) -> bool:
 # --- Broadcasts -----------------------------------------------------------------------------
 
 
+def broadcast_check(
+    *, commune: AdminUnit, text: str, teams: list[Team], members: list[Member]
+) -> str:
+    """The notice's text, cleaned; ValidationError if it or its recipients will not do."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": _("Write the notice.")})
+    if len(text) > Broadcast.MAX_LENGTH:
+        raise ValidationError(
+            {
+                "text": _("The notice is too long (at most %(max)d characters).")
+                % {"max": Broadcast.MAX_LENGTH}
+            }
+        )
+    if not teams and not members:
+        raise ValidationError(_("Choose at least one team or member."))
+    if any(t.commune_id != commune.pk for t in teams) or any(
+        m.commune_id != commune.pk for m in members
+    ):
+        raise ValidationError(_("Every team and member must be of the chosen commune."))
+    return text
+
+
 @transaction.atomic
 def broadcast_create(
     *,
@@ -257,23 +280,8 @@ def broadcast_create(
     """A notice to the current members of ``teams`` and to ``members``, all of ``commune``. One
     delivery per recipient: queued for those with a linked account, failed ("not linked")
     for the others, so the official sees who will not get it. Delivery starts after commit."""
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError({"text": _("Write the notice.")})
-    if len(text) > Broadcast.MAX_LENGTH:
-        raise ValidationError(
-            {
-                "text": _("The notice is too long (at most %(max)d characters).")
-                % {"max": Broadcast.MAX_LENGTH}
-            }
-        )
     teams, members = list(teams), list(members)
-    if not teams and not members:
-        raise ValidationError(_("Choose at least one team or member."))
-    if any(t.commune_id != commune.pk for t in teams) or any(
-        m.commune_id != commune.pk for m in members
-    ):
-        raise ValidationError(_("Every team and member must be of the chosen commune."))
+    text = broadcast_check(commune=commune, text=text, teams=teams, members=members)
     broadcast = Broadcast.objects.create(
         commune=commune,
         text=text,

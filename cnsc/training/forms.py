@@ -8,8 +8,9 @@ from django import forms
 from django.db.models import TextChoices
 from django.utils.translation import gettext_lazy as _
 
+from cnsc.core.identity import normalize_phone
 from cnsc.team.models import Member
-from cnsc.training.models import Course, Topic
+from cnsc.training.models import Course, ResidentAttendee, Topic
 
 
 class Who(TextChoices):
@@ -112,3 +113,15 @@ class CourseAdminForm(forms.ModelForm[Course]):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["topics"].initial = self.instance.topic_values
+
+
+class ResidentAttendeeForm(forms.ModelForm[ResidentAttendee]):
+    """Correcting a resident's record: the phone is stored as +84…, or removed."""
+
+    class Meta:
+        model = ResidentAttendee
+        fields = ["full_name", "birth_year", "phone"]
+
+    def clean_phone(self) -> str:
+        raw = self.cleaned_data.get("phone") or ""
+        return normalize_phone(raw) if raw.strip() else ""

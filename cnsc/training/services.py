@@ -472,9 +472,32 @@ def attendance_add(
                 attended=attended,
                 marked_at=now if attended else None,
                 method=CheckInMethod.BACK_OFFICE if attended else "",
+                passed=locked.course.passes(attended=attended, score=None),
             )
     except IntegrityError:
         raise _already_listed(person) from None
+
+
+@transaction.atomic
+def attendance_add_resident(
+    *,
+    session: TrainingSession,
+    full_name: str,
+    birth_year: int | str,
+    phone: str = "",
+    consent_given: bool,
+    attended: bool = False,
+) -> Attendance:
+    """A resident from a paper list: their record (with their consent) and their place on the
+    session's list in one step, so a full session keeps no record of them."""
+    resident = resident_attendee_find_or_create(
+        commune=session.commune,
+        full_name=full_name,
+        birth_year=birth_year,
+        phone=phone,
+        consent_given=consent_given,
+    )
+    return attendance_add(session=session, resident=resident, attended=attended)
 
 
 def _result_errors(
@@ -650,6 +673,7 @@ def _check_in(
         existing.attended = True
         existing.marked_at = now
         existing.method = CheckInMethod.QR
+        existing.passed = locked.course.passes(attended=True, score=existing.score)
         existing.save()
         return existing
     _ensure_room(locked)
@@ -662,6 +686,7 @@ def _check_in(
                 attended=True,
                 marked_at=now,
                 method=CheckInMethod.QR,
+                passed=locked.course.passes(attended=True, score=None),
             )
     except IntegrityError:
         raise already from None

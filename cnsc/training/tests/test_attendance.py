@@ -101,7 +101,8 @@ def test_the_trainer_marks_people_and_the_session_fills_up(course, home_commune)
     session = make_session(course, home_commune, capacity=2)
     member = make_member(home_commune)
     first = attendance_add(session=session, member=member, attended=True)
-    assert (first.attended, first.method, first.passed) == (True, CheckInMethod.BACK_OFFICE, False)
+    # The course asks only for presence: present is passed.
+    assert (first.attended, first.method, first.passed) == (True, CheckInMethod.BACK_OFFICE, True)
     attendance_add(session=session, resident=resident(home_commune))
 
     with pytest.raises(ValidationError, match="already on the list"):
@@ -170,7 +171,7 @@ def test_the_qr_code_opens_a_form_that_marks_a_resident_present(client, session)
     assert response.status_code == 200
     assert "You are marked present" in response.content.decode()
     row = Attendance.objects.get(session=session)
-    assert (row.attended, row.method) == (True, CheckInMethod.QR)
+    assert (row.attended, row.method, row.passed) == (True, CheckInMethod.QR, True)
     assert row.resident.full_name == "Lê Văn Tám"
     assert row.resident.phone == "+84987654321"
     assert row.resident.consent_given_at is not None

@@ -38,6 +38,7 @@ from cnsc.training.certificates import (
     certificate_revoke,
     certificates_issue_for_session,
     certificates_pdf,
+    name_order,
     session_certificates,
 )
 from cnsc.training.documents import render_handbook
@@ -805,12 +806,13 @@ class AttendanceAdmin(ScopedAdmin):
 
     @admin.action(description=gettext_lazy("Download certificates (PDF)"), permissions=["view"])
     def download(self, request: HttpRequest, queryset: QuerySet[Attendance]) -> HttpResponse | None:
-        rows = list(
-            queryset.filter(certificate__isnull=False, certificate__revoked_at__isnull=True)
-            .select_related(
+        rows = sorted(
+            queryset.filter(
+                certificate__isnull=False, certificate__revoked_at__isnull=True
+            ).select_related(
                 "certificate", "member", "resident", "session__course", "session__commune__province"
-            )
-            .order_by("certificate__holder_name", "pk")
+            ),
+            key=lambda row: (row.session_id, name_order(row.person_name)),
         )
         if not rows:
             messages.warning(request, _("None of the chosen people holds a valid certificate."))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from decimal import Decimal
+from xml.sax.saxutils import escape
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,10 +26,12 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph
 
 from cnsc.core import pdf
 from cnsc.core.models import Credential, CredentialKind, format_code
 from cnsc.core.services import credential_issue, credential_revoke, verify_url
+from cnsc.core.text import nfc, search_key
 from cnsc.training.models import Attendance, TrainingSession
 
 PAGE = landscape(A4)
@@ -123,17 +126,20 @@ def certificate_revoke(*, attendance: Attendance, reason: str) -> Credential:
 
 
 def session_certificates(session: TrainingSession) -> list[Attendance]:
-    """The session's attendances with a valid certificate, by name: what the batch prints."""
-    rows = (
-        Attendance.objects.filter(
-            session=session, certificate__isnull=False, certificate__revoked_at__isnull=True
-        )
-        .select_related(
-            "certificate", "member", "resident", "session__course", "session__commune__province"
-        )
-        .order_by("certificate__holder_name", "pk")
+    """The session's attendances with a valid certificate, by given name: what the batch
+    prints."""
+    rows = Attendance.objects.filter(
+        session=session, certificate__isnull=False, certificate__revoked_at__isnull=True
+    ).select_related(
+        "certificate", "member", "resident", "session__course", "session__commune__province"
     )
-    return list(rows)
+    return sorted(rows, key=lambda row: name_order(row.person_name))
+
+
+def name_order(name: str) -> tuple[str, str]:
+    """Vietnamese lists go by given name, the last word: Lâm before Nguyên before Tuyết."""
+    key = search_key(name)
+    return key.rsplit(" ", 1)[-1], key
 
 
 # --- Printing --------------------------------------------------------------------------------
@@ -144,11 +150,32 @@ def _hours(value: Decimal) -> str:
     return number_format(value.quantize(Decimal(1)) if whole else value, decimal_pos=None)
 
 
+def balanced_lines(text: str, *, font: str, size: float, width: float) -> str:
+    """Text too long for one line, cut into two lines of about equal length (a course title
+    that ends with a lone word on its second line looks like a mistake). Three lines or more
+    are left to the paragraph's own wrapping."""
+    text = nfc(text)
+    words = text.split(" ")
+    if len(words) < 2 or pdf.text_width(text, font=font, size=size) <= width:
+        return text
+
+    def longer_half(cut: int) -> float:
+        return max(
+            pdf.text_width(" ".join(part), font=font, size=size)
+            for part in (words[:cut], words[cut:])
+        )
+
+    cut = min(range(1, len(words)), key=longer_half)
+    if longer_half(cut) > width:
+        return text
+    return " ".join(words[:cut]) + "\n" + " ".join(words[cut:])
+
+
 def _centred_block(
     canvas: Canvas, text: str, *, x: float, top: float, width: float, style: ParagraphStyle
 ) -> float:
-    """A paragraph of typed text centred on x, its top at ``top``; returns its height."""
-    para = pdf.paragraph(text, style)
+    """Typed text centred on x, its top at ``top``, line breaks kept; returns its height."""
+    para = Paragraph("<br/>".join(escape(nfc(line)) for line in text.split("\n")), style)
     _w, height = para.wrap(width, PAGE[1])
     para.drawOn(canvas, x - width / 2, top - height)
     return float(height)
@@ -275,7 +302,12 @@ def draw_certificate(canvas: Canvas, attendance: Attendance) -> None:
         "cert-course", size=17, leading=21, bold=True, alignment=TA_CENTER
     )
     used = _centred_block(
-        canvas, credential.title, x=centre, top=h - 118 * mm, width=200 * mm, style=course_style
+        canvas,
+        balanced_lines(credential.title, font=pdf.FONT_BOLD, size=17, width=200 * mm),
+        x=centre,
+        top=h - 118 * mm,
+        width=200 * mm,
+        style=course_style,
     )
     held = _("Held on %(date)s at %(place)s · %(hours)s hours") % {
         "date": date_format(timezone.localtime(session.starts_at), "d/m/Y"),
@@ -286,7 +318,7 @@ def draw_certificate(canvas: Canvas, attendance: Attendance) -> None:
         "cert-details", size=10.5, leading=13.5, color=pdf.MUTED, alignment=TA_CENTER
     )
     _centred_block(
-        canvas, held, x=centre, top=h - 120 * mm - used, width=200 * mm, style=details_style
+        canvas, held, x=centre, top=h - 121.5 * mm - used, width=200 * mm, style=details_style
     )
 
     # Where and when it was issued, and room for the signature and seal.

@@ -5,6 +5,7 @@ A value that cannot be used stops the start with ImproperlyConfigured naming the
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import os
 import re
@@ -313,6 +314,23 @@ if importlib.util.find_spec("django_tasks_db") is not None:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+
+# --- Indicators, dashboards, API and open data ---------------------------------------------------
+# Figures are kept for months, quarters and years from this day, for the last INDICATORS_WEEKS
+# weeks and the last INDICATORS_DAYS days (older weeks and days: ask for months).
+try:
+    INDICATORS_SINCE = dt.date.fromisoformat(os.environ.get("INDICATORS_SINCE") or "2022-01-01")
+except ValueError:
+    raise ImproperlyConfigured("INDICATORS_SINCE must be a date such as 2022-01-01") from None
+INDICATORS_WEEKS = env_int("INDICATORS_WEEKS", 53)
+INDICATORS_DAYS = env_int("INDICATORS_DAYS", 35)
+if not (1 <= INDICATORS_WEEKS <= 520 and 1 <= INDICATORS_DAYS <= 3660):
+    raise ImproperlyConfigured("INDICATORS_WEEKS must be 1-520 and INDICATORS_DAYS 1-3660")
+# Open data leaves out every unit with fewer households than this, and every share whose
+# denominator is smaller: no published figure may single out a person.
+OPEN_DATA_MIN_HOUSEHOLDS = env_int("OPEN_DATA_MIN_HOUSEHOLDS", 20)
+if OPEN_DATA_MIN_HOUSEHOLDS < 1:
+    raise ImproperlyConfigured("OPEN_DATA_MIN_HOUSEHOLDS must be at least 1")
 
 # --- Public verification of badges and certificates -----------------------------------------
 # The address residents reach, printed in every QR code: configured, because behind a proxy the

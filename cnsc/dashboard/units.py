@@ -23,6 +23,7 @@ assigned to its units would.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,10 @@ class UnitRef:
     @property
     def is_former(self) -> bool:
         return self.type in FORMER_TYPES
+
+    @property
+    def type_label(self) -> str:
+        return str(UnitType(self.type).label)
 
     def __str__(self) -> str:
         return self.name
@@ -161,7 +166,7 @@ def _admin_unit(type_: str, code: str) -> UnitRef | None:
     return ref_of_unit(unit) if unit else None
 
 
-def refs_by_id(type_: str, ids: set[int] | list[int]) -> dict[int, UnitRef]:
+def refs_by_id(type_: str, ids: Iterable[int]) -> dict[int, UnitRef]:
     """Many units of one type at once (for tables and API pages)."""
     ids = set(ids)
     if not ids:
@@ -315,3 +320,40 @@ def teams_of_commune(commune_id: int) -> QuerySet[Team]:
 
 def teams_of_hamlet(hamlet_id: int) -> QuerySet[Team]:
     return Team.objects.filter(hamlet_id=hamlet_id).select_related("commune").order_by("name")
+
+
+def former_units_within(province_id: int) -> dict[str, set[int]]:
+    """Former communes, districts and provinces whose land went wholly into this province (so
+    anyone who sees the province sees them), by unit type. Two queries."""
+    touching = UnitMapping.objects.filter(current__province_id=province_id).values(
+        "former__province_id"
+    )
+    rows = UnitMapping.objects.filter(former__province_id__in=touching).values_list(
+        "former_id", "former__level", "former__parent_id", "former__province_id",
+        "current__province_id",
+    )  # fmt: skip
+    inside: dict[int, bool] = {}
+    level_of: dict[int, str] = {}
+
+    def mark(unit_id: int | None, level: str, here: bool) -> None:
+        if unit_id is None:
+            return
+        level_of[unit_id] = level
+        inside[unit_id] = inside.get(unit_id, True) and here
+
+    for former_id, level, parent_id, former_province_id, current_province in rows:
+        here = current_province == province_id
+        mark(former_id, level, here)
+        if level == Level.COMMUNE:
+            mark(parent_id, Level.DISTRICT, here)
+        mark(former_province_id, Level.PROVINCE, here)
+    out: dict[str, set[int]] = {t: set() for t in FORMER_TYPES}
+    types: dict[str, str] = {
+        Level.COMMUNE: UnitType.FORMER_COMMUNE,
+        Level.DISTRICT: UnitType.FORMER_DISTRICT,
+        Level.PROVINCE: UnitType.FORMER_PROVINCE,
+    }
+    for unit_id, ok in inside.items():
+        if ok:
+            out[types[level_of[unit_id]]].add(unit_id)
+    return out

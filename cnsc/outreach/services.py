@@ -85,9 +85,10 @@ def _error(field_name: str, message: str, code: str) -> ValidationError:
 # --- Shared checks --------------------------------------------------------------------------
 
 
-def _clean_point(
+def clean_point(
     point: Point | None, field_name: str = "point"
 ) -> tuple[float | None, float | None]:
+    """(latitude, longitude) checked to lie in Vietnam, or (None, None)."""
     if point is None:
         return None, None
     try:
@@ -322,6 +323,12 @@ def household_check(household: Household, *, hamlet_changed: bool) -> None:
             errors["assigned_member"] = _("This person is not a member of the household's team.")
     if not household.code.strip():
         errors["code"] = _("Enter the household code.")
+    elif (
+        Household.objects.filter(commune_id=household.commune_id, code=household.code.strip())
+        .exclude(pk=household.pk)
+        .exists()
+    ):
+        errors["code"] = _("Another household of this commune has this code.")
     if errors:
         raise ValidationError(errors)
 
@@ -355,7 +362,7 @@ def household_create(
 ) -> Household:
     """A household in ``hamlet`` (its commune follows). ``code``: the commune's own household
     number, or empty for a generated one."""
-    lat, lon = _clean_point(point)
+    lat, lon = clean_point(point)
     household = Household(
         hamlet=hamlet,
         house_number=house_number,
@@ -380,7 +387,7 @@ def household_update(*, household: Household, by: Any = None, **changes: Any) ->
     if unknown:
         raise TypeError(f"household_update() cannot change {sorted(unknown)}")
     if "point" in changes:
-        household.latitude, household.longitude = _clean_point(changes.pop("point"))
+        household.latitude, household.longitude = clean_point(changes.pop("point"))
     if "phone" in changes:
         changes["phone"] = _clean_phone(changes["phone"])
     new_team = changes.get("team", household.team)
@@ -948,7 +955,7 @@ def visit_record(
         outcomes=checked,
         idempotency_key=key,
         source=source,
-        point=_clean_point(point),
+        point=clean_point(point),
         accuracy_m=_clean_accuracy(accuracy_m),
         notes=_clean_notes(notes),
         photos=[photo_clean(p) for p in photos],
@@ -1006,7 +1013,7 @@ def visit_edit(*, visit: Visit, member: Member, **changes: Any) -> Visit:
     if "notes" in changes:
         visit.notes = _clean_notes(changes["notes"])
     if "point" in changes:
-        visit.latitude, visit.longitude = _clean_point(changes["point"])
+        visit.latitude, visit.longitude = clean_point(changes["point"])
     if "accuracy_m" in changes:
         visit.accuracy_m = _clean_accuracy(changes["accuracy_m"])
     old_time = visit.happened_at
@@ -1057,7 +1064,7 @@ def checkin_record(
     if existing is not None:
         return existing, False
     when = _clean_moment(at, field_name="at", check_age=True)
-    lat, lon = _clean_point(point)
+    lat, lon = clean_point(point)
     accuracy = _clean_accuracy(accuracy_m)
 
     @transaction.atomic
@@ -1126,7 +1133,7 @@ def field_report_create(
             _("The report is too long (at most %(max)d characters).") % {"max": MAX_REPORT_TEXT},
             "text",
         )
-    lat, lon = _clean_point(point)
+    lat, lon = clean_point(point)
     clean_photo = photo_clean(photo, field_name="photo") if photo is not None else None
     stored_files: list[str] = []
 
@@ -1171,10 +1178,9 @@ def _report_open(report: FieldReport) -> FieldReport:
     return report
 
 
-@transaction.atomic
-def field_report_assign(*, report: FieldReport, assignee: Any, by: Any) -> FieldReport:
-    """Give a report to an official who can see it and may act on it."""
-    report = _report_open(report)
+def field_report_check_assignee(*, report: FieldReport, assignee: Any) -> None:
+    """An assignee is an official or province staff member (not read-only) who can see the
+    report. The admin form runs this too."""
     may_act = (
         assignee.is_active
         and not assignee.read_only
@@ -1186,6 +1192,13 @@ def field_report_assign(*, report: FieldReport, assignee: Any, by: Any) -> Field
             _("Choose an official of the report's commune who may act on it."),
             "assignee",
         )
+
+
+@transaction.atomic
+def field_report_assign(*, report: FieldReport, assignee: Any, by: Any) -> FieldReport:
+    """Give a report to an official who can see it and may act on it."""
+    report = _report_open(report)
+    field_report_check_assignee(report=report, assignee=assignee)
     report.assigned_to = assignee
     report.status = ReportStatus.ASSIGNED
     _with_history_user(report, by)

@@ -409,7 +409,7 @@ def _preview_context(plan: Any, *, token: str) -> dict[str, Any]:
         ],
         "errors": plan.errors[:1000],
         "more_errors": max(0, len(plan.errors) - 1000),
-        "rows": [r for r in plan.rows if r.action != "unchanged"][:PREVIEW_ROWS],
+        "rows": plan.rows[:PREVIEW_ROWS],
         "commune": plan.commune,
     }
 

@@ -51,6 +51,7 @@ from cnsc.team.models import (
 from cnsc.team.services import default_consent_purpose
 
 BATCH = 2000
+ROWS_KEPT = 1000
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
@@ -375,7 +376,8 @@ class MemberRow:
 class ImportPlan:
     commune: AdminUnit
     errors: list[RowError] = field(default_factory=list)
-    rows: list[RowPlan] = field(default_factory=list)
+    rows: list[RowPlan] = field(default_factory=list)  # the first ROWS_KEPT changes
+    read: int = 0  # valid rows read
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     teams: list[TeamRow] = field(default_factory=list)
     members: list[MemberRow] = field(default_factory=list)
@@ -392,7 +394,10 @@ class ImportPlan:
 
     def planned(self, sheet: str, row: int, action: str, label: str, what: str) -> None:
         self.counts[f"{what}_{action}"] += 1
-        self.rows.append(RowPlan(sheet, row, action, label))
+        self.read += 1
+        # A preview shows the first changes; keeping 100,000 unchanged rows would only cost memory.
+        if action != "unchanged" and len(self.rows) < ROWS_KEPT:
+            self.rows.append(RowPlan(sheet, row, action, label))
 
 
 def _cell(values: tuple[Any, ...], columns: dict[str, int], key: str) -> Any:
@@ -856,7 +861,7 @@ def plan_import(*, tables: list[Table], commune: AdminUnit, user: Viewer) -> Imp
     plan = ImportPlan(commune=commune)
     teams, broken = _plan_teams(plan, tables)
     _plan_members(plan, tables, teams, broken, user)
-    if not plan.rows and not plan.errors:
+    if not plan.read and not plan.errors:
         raise ImportFileError(_("The file has column names but no rows."))
     return plan
 
@@ -967,6 +972,6 @@ def import_roster(
                 "errors": len(plan.errors),
                 **{k: v for k, v in plan.counts.items() if v},
             },
-            rows=len(plan.rows) + len(plan.errors),
+            rows=plan.read + len({(e.sheet, e.row) for e in plan.errors}),
         )
     return plan

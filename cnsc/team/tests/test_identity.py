@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import override_settings
+from django.utils import translation
 
 from cnsc.core.identity import (
     CCCD_PROVINCE_CODES,
@@ -22,6 +23,14 @@ from cnsc.core.identity import (
 from cnsc.geo.models import AdminUnit, Hierarchy, Level
 from cnsc.team.models import Member
 from cnsc.team.tests.factories import CCCD_MAN_1985, CCCD_WOMAN_2001, make_member
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Messages are asserted on their English source text; the Vietnamese catalogue changes."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import logging
 
 import pytest
 from django.test import override_settings
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
 from cnsc.access.models import AuditAction, AuditEvent
@@ -26,6 +27,15 @@ from cnsc.team.models import Member, MemberRole, Membership, Team, TeamStatus
 from cnsc.team.tests.factories import CCCD_MAN_1985, CCCD_WOMAN_2001, enrol, make_team
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Messages are asserted on their English source text; the Vietnamese catalogue changes."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 TEAM_HEADERS = [c.header for c in TEAM_COLUMNS]
 MEMBER_HEADERS = [c.header for c in MEMBER_COLUMNS]
@@ -431,3 +441,40 @@ def test_moving_a_member_between_teams_of_the_commune(hamlet, official):
     assert plan.ok, errors_of(plan)
     history = Membership.objects.filter(member__phone="+84903111222").order_by("joined_on")
     assert [(m.team.code, m.left_on is None) for m in history] == [("KP1", False), ("KP2", True)]
+
+
+def _people(count: int, prefix: str):
+    return [member_row(name=f"Người {i}", phone=f"{prefix}{i:06d}") for i in range(count)]
+
+
+def _selects(context) -> int:
+    return sum(q["sql"].startswith("SELECT") for q in context.captured_queries)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_rows(hamlet, official):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run(xlsx(teams=[team_row()]), hamlet.commune, official, apply=True)
+    with CaptureQueriesContext(connection) as small:
+        assert run(xlsx(members=_people(5, "0912")), hamlet.commune, official, apply=True).ok
+    with CaptureQueriesContext(connection) as large:
+        assert run(xlsx(members=_people(500, "0913")), hamlet.commune, official, apply=True).ok
+    assert Member.objects.count() == 505
+    # Reads are per file, writes per batch (SQLite caps the rows of one INSERT).
+    assert _selects(large) == _selects(small)
+    assert len(large.captured_queries) < 500 / 8
+    rows = [[*r[:7], "Hướng dẫn VNeID", *r[8:]] for r in _people(500, "0913")]
+    with CaptureQueriesContext(connection) as updates:
+        plan = run(xlsx(members=rows), hamlet.commune, official, apply=True)
+    assert plan.counts["members_update"] == 500
+    assert _selects(updates) <= _selects(small) + 1
+    assert len(updates.captured_queries) < 500 / 8
+
+
+def test_row_errors_are_in_the_users_language(hamlet, official):
+    data = xlsx(members=[member_row(phone="+1 650 253 0000", team=None)])
+    with translation.override("vi"):
+        plan = run(data, hamlet.commune, official)
+        expected = translation.gettext("Only Vietnamese phone numbers are accepted (+84).")
+    assert plan.errors[0].message == expected

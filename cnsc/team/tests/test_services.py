@@ -8,7 +8,7 @@ import logging
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cnsc.geo.models import Hamlet, HamletKind
 from cnsc.team.models import Member, MemberRole, Membership, TeamKind, TeamStatus
@@ -30,6 +30,15 @@ from cnsc.team.tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Messages are asserted on their English source text; the Vietnamese catalogue changes."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 TODAY = timezone.localdate()
 LONG_AGO = dt.date(2023, 3, 1)

@@ -265,7 +265,7 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         actions = await sync_to_async(handle)(event)
     except Exception:
         logger.exception("update %s failed", update.update_id)
-        with translation.override("vi"):
+        with translation.override(settings.LANGUAGE_CODE):
             actions = [
                 Send(text=_("Sorry, something went wrong and nothing was saved. Please try again."))
             ]

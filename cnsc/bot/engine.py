@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -62,7 +63,7 @@ def handle(event: Event) -> list[Action]:
         if not update_claim(key=event.key):
             return []
         actor = actor_for(telegram_user_id=event.user_id)
-        language = actor.account.language if actor else "vi"
+        language = actor.account.language if actor else settings.LANGUAGE_CODE
         with translation.override(language):
             turn = Turn(event=event, actor=actor)
             _dispatch(turn)

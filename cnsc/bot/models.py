@@ -117,6 +117,10 @@ class BotInvitation(models.Model):
         return str(_("waiting"))
 
 
+def conversation_token() -> str:
+    return random_code(8)
+
+
 class BotConversation(models.Model):
     """Where a chat stands in a multi-step flow (a visit being logged, a report being written).
     Kept in the database and written in the same transaction as what the step did, so a restart
@@ -129,7 +133,7 @@ class BotConversation(models.Model):
     )
     flow = models.CharField(_("flow"), max_length=20)
     state = models.CharField(_("state"), max_length=30)
-    token = models.CharField(max_length=8, default=random_code)
+    token = models.CharField(max_length=8, default=conversation_token)
     data = models.JSONField(_("data"), default=dict)
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

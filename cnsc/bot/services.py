@@ -100,7 +100,7 @@ def _link(
             "chat_id": chat_id,
             "linked_at": timezone.now(),
             "linked_by": method,
-            "language": language if language in dict(LANGUAGES) else "vi",
+            "language": language if language in dict(LANGUAGES) else settings.LANGUAGE_CODE,
         },
     )
     return account
@@ -108,7 +108,7 @@ def _link(
 
 @transaction.atomic
 def account_link_by_invitation(
-    *, token: str, telegram_user_id: int, chat_id: int, language: str = "vi"
+    *, token: str, telegram_user_id: int, chat_id: int, language: str = ""
 ) -> TelegramAccount:
     """Link the Telegram account that opened the invitation link. LinkError if the token is
     unknown, used, replaced or expired, or the member is in no active team."""
@@ -157,7 +157,7 @@ def account_link_by_contact(
     contact_user_id: int | None,
     telegram_user_id: int,
     chat_id: int,
-    language: str = "vi",
+    language: str = "",
 ) -> TelegramAccount:
     """Link through a shared contact: it must be the sender's own, and its phone must be that
     of exactly one member in an active team who has no linked account yet."""

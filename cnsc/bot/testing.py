@@ -68,10 +68,12 @@ class FakeTelegram(BaseRequest):
         texts = self.texts()
         return texts[-1] if texts else ""
 
-    def keyboard(self) -> tuple[int, list[tuple[str, str]]]:
-        """The latest message (or edit) with inline buttons: its id, and each button's label
-        and callback data."""
+    def keyboard(self, chat_id: int | None = None) -> tuple[int, list[tuple[str, str]]]:
+        """The latest message (or edit) with inline buttons, in ``chat_id`` if given: its id,
+        and each button's label and callback data."""
         for call in reversed(self.calls):
+            if chat_id is not None and int(call.params.get("chat_id", 0)) != chat_id:
+                continue
             if call.method in ("sendMessage", "editMessageText") and call.message_id:
                 markup = call.params.get("reply_markup") or {}
                 if isinstance(markup, str):

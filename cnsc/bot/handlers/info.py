@@ -6,6 +6,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cnsc.outreach.selectors import worklist_for_member
+from cnsc.training.models import Handbook
+from cnsc.training.selectors import handbooks_published
 
 from ..dialog import Button, Turn
 from ..models import LANGUAGES
@@ -152,14 +154,12 @@ def stats(turn: Turn) -> None:
 # --- Handbooks ------------------------------------------------------------------------------
 
 
-def _published(turn: Turn) -> list:
-    assert turn.actor is not None
-    assert turn.actor.team is not None
-    try:
-        from cnsc.training.selectors import handbooks_published
-    except ImportError:
-        return []
-    return list(handbooks_published(commune=turn.actor.team.commune))
+def _published(turn: Turn) -> list[Handbook]:
+    """What the member's commune reads, topic by topic (its own handbooks, then its
+    province's)."""
+    assert turn.actor is not None and turn.actor.team is not None
+    groups = handbooks_published(commune=turn.actor.team.commune)
+    return [handbook for handbooks in groups.values() for handbook in handbooks]
 
 
 def handbooks(turn: Turn) -> None:
@@ -171,9 +171,9 @@ def handbooks(turn: Turn) -> None:
     keyboard = []
     topic = None
     for handbook in published:
-        if handbook.get_topic_display() != topic:
-            topic = handbook.get_topic_display()
-            lines.append(f"\n{topic}")
+        if handbook.topic != topic:
+            topic = handbook.topic
+            lines.append(f"\n{handbook.get_topic_display()}")
         lines.append(f"• {handbook.title}")
         keyboard.append((Button(label=handbook.title[:60], data=f"hb:{handbook.code}"),))
     lines.append(_("Press one to get its PDF."))

@@ -3,6 +3,7 @@ number. Everyone else gets a polite refusal saying how to get an invitation."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -65,7 +66,7 @@ def by_invitation(turn: Turn) -> None:
             token=event.args.strip(),
             telegram_user_id=event.user_id,
             chat_id=event.chat_id,
-            language=turn.actor.account.language if turn.actor else "vi",
+            language=turn.actor.account.language if turn.actor else settings.LANGUAGE_CODE,
         )
     except LinkError as exc:
         turn.say(_error_text(exc.code))
@@ -82,7 +83,7 @@ def by_contact(turn: Turn) -> None:
             contact_user_id=event.contact.user_id,
             telegram_user_id=event.user_id,
             chat_id=event.chat_id,
-            language=turn.actor.account.language if turn.actor else "vi",
+            language=turn.actor.account.language if turn.actor else settings.LANGUAGE_CODE,
         )
     except LinkError as exc:
         turn.say(_error_text(exc.code), request="contact" if exc.code == "not_own_contact" else "")

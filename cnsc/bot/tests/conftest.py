@@ -14,8 +14,10 @@ USER_ID = 4242
 
 
 @pytest.fixture(autouse=True)
-def _media(settings: Any, tmp_path: Any) -> None:
+def _media_and_language(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Assertions read the English source texts; Vietnamese (the default) is the catalogue's.
+    settings.LANGUAGE_CODE = "en"
 
 
 @pytest.fixture
@@ -39,7 +41,11 @@ def member(team: Team) -> Member:
 @pytest.fixture
 def linked(member: Member) -> TelegramAccount:
     return TelegramAccount.objects.create(
-        member=member, telegram_user_id=USER_ID, chat_id=USER_ID, linked_by=LinkMethod.INVITATION
+        member=member,
+        telegram_user_id=USER_ID,
+        chat_id=USER_ID,
+        linked_by=LinkMethod.INVITATION,
+        language="en",
     )
 
 

@@ -114,9 +114,34 @@ def test_stats(bot, linked, you, team):
     assert "number 1 of 1 teams" in text
 
 
-def test_handbooks(bot, linked, you):
+def test_handbooks_none_published(bot, linked, you):
     bot.feed(you.command("handbook"))
-    assert bot.telegram.last_text()
+    assert bot.telegram.last_text() == "No handbooks are published yet."
+
+
+def test_handbooks_by_topic_and_the_pdf(bot, linked, you, home_commune, other_commune):
+    from cnsc.training.models import Audience, BlockKind, Topic
+    from cnsc.training.services import handbook_block_add, handbook_create, handbook_publish
+
+    def publish(unit, title, topic):
+        handbook = handbook_create(unit=unit, title=title, topic=topic, audience=Audience.MEMBERS)
+        handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text="Nội dung")
+        return handbook_publish(handbook=handbook)
+
+    ours = publish(home_commune, "Kích hoạt VNeID mức 2", Topic.VNEID)
+    publish(other_commune, "Cẩm nang Hà Nội", Topic.VNEID)
+    bot.feed(you.command("handbook"))
+    text = bot.telegram.last_text()
+    assert "Kích hoạt VNeID mức 2" in text
+    assert "Cẩm nang Hà Nội" not in text
+    bot.press(you, "Kích hoạt VNeID")
+    document = bot.telegram.sent("sendDocument")[-1]
+    assert document.params["caption"] == ours.title
+    assert document.files  # the PDF itself went up
+    # Another commune's handbook cannot be asked for by its code.
+    theirs = publish(other_commune, "Khác", Topic.VNEID)
+    bot.feed(you.press(f"hb:{theirs.code}", 1))
+    assert "no longer available" in bot.telegram.answers()[-1]
 
 
 def test_help_and_language(bot, linked, you):

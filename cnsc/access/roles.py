@@ -105,6 +105,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _READ_TRAINING
         | _WRITE_TRAINING_LIBRARY
         | _READ_BOT
+        | _crud("dashboard.indicatortarget", "view", "add", "change", "delete")
     ),
     Role.COMMUNE_OFFICIAL: frozenset(
         _READ_UNITS
@@ -115,6 +116,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _WRITE_TRAINING_LIBRARY
         | _RUN_TRAINING_SESSIONS
         | _MANAGE_BOT
+        | _crud("dashboard.indicatortarget", "view")
     ),
     Role.TEAM_LEADER: frozenset(
         _READ_UNITS

@@ -33,9 +33,9 @@ from .models import ApiClient, RefreshState
 from .periods import horizon
 
 STATE = "indicators"
-# A row committed a little after a run read the tables may carry an earlier recorded_at: every
-# run looks this far behind its watermark (recomputing twice is harmless).
-OVERLAP = dt.timedelta(minutes=2)
+# Rows are stamped with the web or bot server's clock, the watermark with this one's: every run
+# also looks this far behind it (counting a row twice is harmless, missing one is not).
+CLOCK_SKEW = dt.timedelta(seconds=10)
 
 
 @dataclass
@@ -85,7 +85,7 @@ def indicators_recompute(*, now: dt.datetime | None = None) -> RefreshResult:
             )
         )
         seconds = time.perf_counter() - started
-        state.watermark = now
+        state.watermark = safe_watermark(now)
         state.last_run_at = now
         state.last_full_at = now
         state.last_seconds = seconds
@@ -106,12 +106,12 @@ def indicators_refresh(*, now: dt.datetime | None = None) -> RefreshResult:
             return RefreshResult("busy")
         now = now or timezone.now()
         today = timezone.localdate(now)
-        since = state.watermark - OVERLAP
+        since = state.watermark - CLOCK_SKEW
         changed = changes_since(since, today=today)
         new_day = timezone.localdate(state.watermark) != today
         targets = roster_targets_since(since)
         if not changed and not new_day and not targets:
-            state.watermark = now
+            state.watermark = safe_watermark(now)
             state.last_run_at = now
             state.save(update_fields=["watermark", "last_run_at"])
             return RefreshResult("idle", since=since)
@@ -133,7 +133,7 @@ def indicators_refresh(*, now: dt.datetime | None = None) -> RefreshResult:
         )
         values = outcome.values + compute.roster_targets_apply(targets)
         seconds = time.perf_counter() - started
-        state.watermark = now
+        state.watermark = safe_watermark(now)
         state.last_run_at = now
         state.last_seconds = seconds
         state.last_summary = {
@@ -146,6 +146,25 @@ def indicators_refresh(*, now: dt.datetime | None = None) -> RefreshResult:
     return RefreshResult(
         "incremental", seconds, None if new_day else len(changed), len(periods), values, since
     )
+
+
+def safe_watermark(now: dt.datetime) -> dt.datetime:
+    """How far the next run may start reading. A transaction still open (an import, a slow
+    request) may commit rows stamped before ``now`` after this run has read the tables: on
+    PostgreSQL the watermark stays at the start of the oldest such transaction, so they are
+    read next time."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return now
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MIN(xact_start) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND xact_start IS NOT NULL"
+        )
+        oldest = cursor.fetchone()[0]
+    return min(now, oldest) if oldest is not None else now
 
 
 def changes_since(since: dt.datetime, *, today: dt.date) -> dict[int, dt.date]:

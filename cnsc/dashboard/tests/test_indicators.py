@@ -135,13 +135,6 @@ def figure(code: str, indicator: str, period: str, w: world.World | None = None)
     return None if row is None else row
 
 
-@pytest.fixture
-def built(db):
-    w = world.build()
-    indicators_recompute()
-    return w
-
-
 def test_every_indicator_has_a_hand_worked_figure():
     covered = {key[0] for key in EXPECTED} | {key[0] for key in EXPECTED_LOCAL}
     assert covered == set(ind.INDICATORS)

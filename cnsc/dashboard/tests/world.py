@@ -226,7 +226,18 @@ def build() -> World:
     Target.objects.create(unit=former("74", Level.PROVINCE), year=2025, teams=3, members=8)
 
     _training(w)
+    _recorded_an_hour_ago()
     return w
+
+
+def _recorded_an_hour_ago() -> None:
+    """Everything above was recorded an hour ago, not just now, so a refresh run by a test
+    sees only what the test records afterwards."""
+    earlier = timezone.now() - dt.timedelta(hours=1)
+    for model in (Hamlet, Team, Membership, Household, Resident, Visit, Target):
+        model.history.update(history_date=earlier)  # type: ignore[attr-defined]
+    Visit.objects.update(recorded_at=earlier)
+    ServiceEvent.objects.update(recorded_at=earlier)
 
 
 def _training(w: World) -> None:

@@ -18,6 +18,8 @@ urlpatterns = [
     path("", include("cnsc.core.urls")),
     path("team/", include("cnsc.team.badge_urls")),
     path("training/", include("cnsc.training.urls")),
+    path("dashboard/", include("cnsc.dashboard.urls")),
+    path("api/v1/", include("cnsc.dashboard.api_urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
 ]
 

@@ -252,6 +252,8 @@ if CCCD_HASH_KEY in CCCD_HASH_PREVIOUS_KEYS:
 
 # Largest spreadsheet accepted by the roster import.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+# Largest household list accepted (a ward of 100,000 residents is about 15 MB as .csv).
+HOUSEHOLD_IMPORT_MAX_BYTES = env_int("HOUSEHOLD_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 
 # --- Visits ---------------------------------------------------------------------------------------
 # A member may correct their own visit for this long after recording it.

@@ -161,9 +161,13 @@ class Dataset:
 
 
 def dataset_of(code: str, request: HttpRequest) -> Dataset:
-    province = AdminUnit.objects.filter(
-        hierarchy=Hierarchy.CURRENT, level=Level.PROVINCE, code=code
-    ).first()
+    province = (
+        AdminUnit.objects.filter(
+            hierarchy=Hierarchy.CURRENT, level=Level.PROVINCE, code=code
+        ).first()
+        if code.isascii() and code.isdigit()
+        else None
+    )
     if province is None:
         raise ApiError(404, "unknown_unit", f"No province has the code {code[:10]!r}.")
     wanted = request.GET.get("period_type", "").strip()

@@ -48,7 +48,8 @@ _LEVEL_OF: dict[str, tuple[str, str]] = {
     UnitType.FORMER_COMMUNE: (Hierarchy.FORMER, Level.COMMUNE),
 }
 _TYPE_OF: dict[tuple[str, str], str] = {levels: type_ for type_, levels in _LEVEL_OF.items()}
-_TEAM_CODE = re.compile(r"(\d{5})-(.{1,20})")
+# A team's own code is typed by people: anything printable, as long as the field allows.
+_TEAM_CODE = re.compile(r"(\d{5})-([^\x00-\x1f\x7f]{1,20})")
 _HAMLET_CODE = re.compile(r"[A-Z0-9]{6,12}")
 _FORMER_CODE = re.compile(r"F(\d{2}|\d{3}|\d{5})")
 _FORMER_LENGTH = {

@@ -193,6 +193,8 @@ def test_indicators_in_both_languages(built, token_for, api):
         ({"unit": ",".join(f"{i:05d}" for i in range(101)), "period": "2025"}, 400, "too_many"),
         ({"unit": "79'; DROP TABLE x;--", "period": "2025"}, 404, "unknown_unit"),
         ({"unit": "79", "period": "\x00"}, 400, "bad_period"),
+        ({"unit": "25747-T\x00", "period": "2025"}, 404, "unknown_unit"),
+        ({"unit": "25747-" + "T" * 500, "period": "2025"}, 404, "unknown_unit"),
     ],
 )
 def test_bad_input_gets_a_clear_json_error(built, token_for, api, params, status, error):

@@ -102,6 +102,7 @@ def test_open_data_needs_no_token_and_names_its_provinces(built, client):
     catalogue = client.get("/api/v1/open/").json()["data"]
     assert [p["province"] for p in catalogue] == ["79"]
     assert client.get("/api/v1/open/99/values.csv").status_code == 404
+    assert client.get("/api/v1/open/7%009/values.csv").status_code == 404
     bad = client.get(CSV, {"period_type": "day"})
     assert bad.status_code == 400
     assert bad.json()["error"] == "bad_period_type"

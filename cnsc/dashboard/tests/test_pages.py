@@ -145,6 +145,8 @@ def test_unknown_codes_are_404(built, superuser):
         "/dashboard/t/25747/NOPE/",
         "/dashboard/f/999/",
         "/dashboard/p/25747/",
+        "/dashboard/t/25747/T%00/",
+        "/dashboard/f/7%0018/",
     ):
         assert client.get(url).status_code == 404, url
 

@@ -341,6 +341,13 @@ class CourseAdmin(_UnitEditable, ScopedAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read-only: the checkboxes give way to the list of topic names.
+            fields = ["topic_list" if name == "topics" else name for name in fields]
+        return fields
+
     def save_model(self, request: HttpRequest, obj: Course, form: Any, change: bool) -> None:
         course_save(course=obj, topics=form.cleaned_data["topics"])
 

@@ -532,7 +532,7 @@ def attendance_record(
     """The trainer's record for one person: present or not, and the test score where the course
     has a test. Whether they passed follows from the course's passing rule."""
     locked = (
-        Attendance.objects.select_for_update()
+        Attendance.objects.select_for_update(of=("self",))
         .select_related("session__course", "member", "resident", "certificate")
         .get(pk=attendance.pk)
     )
@@ -562,7 +562,7 @@ def attendance_record_many(
     many rows changed."""
     rows = {
         a.pk: a
-        for a in Attendance.objects.select_for_update()
+        for a in Attendance.objects.select_for_update(of=("self",))
         .select_related("session__course", "member", "resident", "certificate")
         .filter(session=session, pk__in=list(results))
     }
@@ -662,7 +662,7 @@ def _check_in(
         code="already_marked",
     )
     existing = (
-        Attendance.objects.select_for_update()
+        Attendance.objects.select_for_update(of=("self",))
         .filter(session=locked, member=member, resident=resident)
         .first()
     )

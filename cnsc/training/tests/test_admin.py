@@ -458,3 +458,35 @@ def test_a_past_session_can_still_be_corrected(client_of, official, session):
     session.refresh_from_db()
     assert session.place == "Hội trường mới"
     assert Credential.objects.count() == 0
+
+
+def test_a_commune_reads_a_province_course_with_its_topics(client_of, official, course):
+    response = client_of(official).get(change_url(course), **EN)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "VNeID electronic identity" in html
+    assert "CourseTopic" not in html
+    assert client_of(official).post(change_url(course), {"title": "x"}).status_code == 403
+
+
+def test_an_official_creates_a_course_with_its_topics_and_passing_rule(
+    client_of, official, home_commune
+):
+    client = client_of(official)
+    data = {
+        "unit": home_commune.pk,
+        "title": "Chữ ký số từ xa",
+        "topics": [Topic.DIGITAL_SIGNATURE, Topic.SECURITY],
+        "hours": "2",
+        "pass_rule": "score",
+        "pass_score": "",
+    }
+    missing = client.post(reverse("admin:training_course_add"), data, **EN)
+    assert "Give the score needed to pass" in missing.content.decode()
+    assert not Course.objects.exists()
+    data["pass_score"] = "80"
+    assert client.post(reverse("admin:training_course_add"), data).status_code == 302
+    course = Course.objects.get()
+    assert course.topic_values == [Topic.DIGITAL_SIGNATURE, Topic.SECURITY]
+    form = client.get(change_url(course)).context["adminform"].form
+    assert form["topics"].value() == [Topic.DIGITAL_SIGNATURE, Topic.SECURITY]

@@ -122,7 +122,7 @@ async def drive(people: list[dict[str, Any]], visits: int) -> dict[str, Any]:
 
     telegram = FakeTelegram()
     application = build_application(token=TOKEN, request=telegram, polling=False)
-    chats = [{"u": Updates(p["user_id"]), "houses": list(p["houses"]), "step": 0} for p in people]
+    chats: list[dict[str, Any]] = [{"u": Updates(p["user_id"]), "houses": list(p["houses"]), "step": 0} for p in people]
     per_kind: dict[str, list[float]] = defaultdict(list)
     done_visits = 0
     updates = 0
@@ -215,9 +215,8 @@ def main() -> None:
         print(f"updates/s:        {result['updates'] / elapsed:8.1f}")
         print(f"visits stored/s:  {stored / elapsed:8.1f}  ({stored} stored)")
         for kind, times in sorted(result["per_kind"].items()):
-            print(
-                f"  {kind:8s} {len(times):6d} updates, mean {1000 * sum(times) / len(times):6.2f} ms"
-            )
+            mean_ms = 1000 * sum(times) / len(times)
+            print(f"  {kind:8s} {len(times):6d} updates, mean {mean_ms:6.2f} ms")
         if stored != result["visits"]:
             sys.exit(f"expected {result['visits']} visits stored, found {stored}")
         connections.close_all()

@@ -33,6 +33,21 @@ class Actor:
 
 
 def actor_for(*, telegram_user_id: int) -> Actor | None:
+    # One query for a member in a team (nearly every update), a second only otherwise.
+    membership = (
+        Membership.objects.select_related(
+            "member__telegram", "team", "team__hamlet", "team__commune"
+        )
+        .filter(
+            member__telegram__telegram_user_id=telegram_user_id,
+            left_on__isnull=True,
+            team__status=TeamStatus.ACTIVE,
+        )
+        .first()
+    )
+    if membership is not None:
+        member = membership.member
+        return Actor(account=member.telegram, member=member, membership=membership)
     account = (
         TelegramAccount.objects.select_related("member")
         .filter(telegram_user_id=telegram_user_id)
@@ -40,12 +55,7 @@ def actor_for(*, telegram_user_id: int) -> Actor | None:
     )
     if account is None:
         return None
-    membership = (
-        Membership.objects.select_related("team", "team__hamlet", "team__commune")
-        .filter(member_id=account.member_id, left_on__isnull=True, team__status=TeamStatus.ACTIVE)
-        .first()
-    )
-    return Actor(account=account, member=account.member, membership=membership)
+    return Actor(account=account, member=account.member, membership=None)
 
 
 # --- Figures and places for the member ----------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -207,12 +207,15 @@ def account_set_language(*, account: TelegramAccount, language: str) -> Telegram
 def update_claim(*, key: str) -> bool:
     """Record that update ``key`` is being handled; False if it was handled before. Call inside
     the transaction that handles it, so a failed attempt does not count as handled."""
-    try:
-        with transaction.atomic():
-            ProcessedUpdate.objects.create(key=key)
-    except IntegrityError:
-        return False
-    return True
+    # One statement, no savepoint: this runs for every update. PostgreSQL and SQLite both
+    # understand ON CONFLICT DO NOTHING; the unique index decides between two deliveries.
+    table = ProcessedUpdate._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key, at) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",  # noqa: S608
+            [key, timezone.now()],
+        )
+        return cursor.rowcount == 1
 
 
 def processed_updates_prune(*, now: dt.datetime | None = None) -> int:

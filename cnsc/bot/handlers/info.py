@@ -157,7 +157,8 @@ def stats(turn: Turn) -> None:
 def _published(turn: Turn) -> list[Handbook]:
     """What the member's commune reads, topic by topic (its own handbooks, then its
     province's)."""
-    assert turn.actor is not None and turn.actor.team is not None
+    assert turn.actor is not None
+    assert turn.actor.team is not None
     groups = handbooks_published(commune=turn.actor.team.commune)
     return [handbook for handbooks in groups.values() for handbook in handbooks]
 

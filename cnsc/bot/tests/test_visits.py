@@ -192,3 +192,16 @@ def test_member_moved_to_another_team_cannot_finish_the_visit(bot, linked, you, 
     bot.press(you, "Save")
     assert not Visit.objects.exists()
     assert "no longer covered" in bot.telegram.last_text()
+
+
+def test_a_step_costs_a_handful_of_queries(bot, linked, you, household):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    bot.feed(you.command("visit"), you.text("12/3"))
+    with CaptureQueriesContext(connection) as queries:
+        bot.press(you, "Nguyễn Văn Ánh")
+    # Claim the update, who is writing, the conversation, its new state (and the savepoint the
+    # test's transaction adds around them): the bot's share of a step stays this small.
+    work = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(work) == 4, work

@@ -32,6 +32,7 @@ from cnsc.team.exports import export_roster
 from cnsc.team.forms import ImportForm, MemberForm, TeamForm, visible_communes
 from cnsc.team.imports import ImportFileError, import_roster, template_workbook
 from cnsc.team.models import Member, MemberRole, Membership, Target, Team
+from cnsc.team.services import membership_end, membership_start
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 IMPORT_SALT = "cnsc.team.import"
@@ -435,6 +436,20 @@ class MembershipAdmin(ScopedAdmin):
     @admin.display(description=_("served"))
     def served_for(self, membership: Membership) -> str:
         return served(membership)
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        # Through the services, so joining moves the member's roster to the team's commune.
+        if not change:
+            started = membership_start(
+                member=obj.member, team=obj.team, role=obj.role, joined_on=obj.joined_on
+            )
+            obj.pk = started.pk
+        elif "left_on" in form.changed_data and obj.left_on is not None:
+            left_on = obj.left_on
+            obj.left_on = None
+            membership_end(membership=obj, left_on=left_on)
+        else:
+            super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Memberships are ended, not deleted: the history of who served is the record.

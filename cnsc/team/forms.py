@@ -43,10 +43,12 @@ class TeamForm(forms.ModelForm):
             data["commune"] = hamlet.commune
         if data.get("commune") is None and "commune" in self.fields:
             self.add_error("commune", _("Choose the commune of the team."))
+        # The instance still holds the stored values here (the form's are copied in later):
+        # a new status with the old date takes effect today.
         if (
             self.instance.pk
-            and "status" in self.changed_data
-            and "status_since" not in self.changed_data
+            and data.get("status") != self.instance.status
+            and data.get("status_since") == self.instance.status_since
         ):
             data["status_since"] = timezone.localdate()
         return data

@@ -183,11 +183,17 @@ class TargetQuerySet(models.QuerySet["Target"]):
     def visible_to(self, user: Viewer) -> TargetQuerySet:
         from cnsc.access.scope import scope_for
 
-        if scope_for(user).everything:
+        scope = scope_for(user)
+        if scope.everything:
             return self.all()
         if _is_team_leader(user):
             return self.none()
-        return self.filter(unit_id__in=AdminUnit.objects.visible_to(user).values("id"))
+        # Officials also see their province's targets, to compare their commune with them.
+        provinces = AdminUnit.objects.filter(id__in=scope.commune_ids()).values("province_id")
+        return self.filter(
+            Q(unit_id__in=AdminUnit.objects.visible_to(user).values("id"))
+            | Q(unit_id__in=provinces)
+        )
 
 
 class Target(models.Model):

@@ -294,10 +294,15 @@ def membership_start(
     role: str = MemberRole.MEMBER,
     joined_on: dt.date | None = None,
 ) -> Membership:
-    """Put a person who is in no team into ``team``."""
-    return _membership_save(
+    """Put a person who is in no team into ``team``. The member's commune follows the team, so
+    the roster that holds them is the one of the team they serve in."""
+    started = _membership_save(
         Membership(member=member, team=team, role=role, joined_on=joined_on or timezone.localdate())
     )
+    if member.commune_id != team.commune_id:
+        member.commune_id = team.commune_id
+        member.save(update_fields=["commune"])
+    return started
 
 
 @transaction.atomic
@@ -318,7 +323,7 @@ def member_move(
     on: dt.date | None = None,
 ) -> Membership:
     """End the member's running membership (if any) on ``on`` and start one in ``team`` the
-    same day. Also a change of role within one team. The member's commune follows the team."""
+    same day. Also a change of role within one team."""
     on = on or timezone.localdate()
     current = (
         Membership.objects.select_for_update().filter(member=member, left_on__isnull=True).first()
@@ -327,8 +332,4 @@ def member_move(
         if current.team_id == team.pk and current.role == role:
             raise ValidationError({"team": _("The member is already in this team in this role.")})
         membership_end(membership=current, left_on=on)
-    started = membership_start(member=member, team=team, role=role, joined_on=on)
-    if member.commune_id != team.commune_id:
-        member.commune_id = team.commune_id
-        member.save(update_fields=["commune"])
-    return started
+    return membership_start(member=member, team=team, role=role, joined_on=on)

@@ -387,3 +387,67 @@ def test_an_outsider_cannot_export_our_members(client_of, outsider, roster):
     rows = _cells(response)
     assert len(rows) == 1
     assert AuditEvent.objects.get(action=AuditAction.EXPORT).rows == 0
+
+
+def test_ending_a_membership_in_the_admin_keeps_it(client_of, official, roster):
+    _team, _leader, member = roster
+    response = client_of(official).post(
+        url("membership_change", member.pk),
+        {
+            "joined_on": member.joined_on.strftime("%d/%m/%Y"),
+            "left_on": member.joined_on.strftime("%d/%m/%Y"),
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    member.refresh_from_db()
+    assert member.left_on == member.joined_on
+    assert Membership.objects.filter(pk=member.pk).exists()
+
+
+def test_joining_a_team_of_another_commune_moves_the_members_roster(
+    client_of, roster, home_commune, neighbour_commune
+):
+    team, _, _ = roster
+    both = make_user("both", Role.COMMUNE_OFFICIAL, (home_commune, neighbour_commune))
+    newcomer = make_member(neighbour_commune, full_name="Lê Văn Cường", phone="0903999888")
+    response = client_of(both).post(
+        url("membership_add"),
+        {"member": newcomer.pk, "team": team.pk, "role": "member", "joined_on": "01/01/2025"},
+    )
+    assert response.status_code == 302
+    newcomer.refresh_from_db()
+    assert newcomer.commune == team.commune
+    assert newcomer.memberships.get().team == team
+
+
+def test_a_status_change_in_the_admin_is_dated_today(client_of, official, roster):
+    from django.utils import timezone
+
+    team, _, _ = roster
+    Team.objects.filter(pk=team.pk).update(status_since="2023-01-01")
+    data = {
+        "kind": "hamlet",
+        "commune": team.commune.pk,
+        "hamlet": team.hamlet.pk,
+        "code": team.code,
+        "name": team.name,
+        "status": "suspended",
+        "status_since": "01/01/2023",
+        "memberships-TOTAL_FORMS": 0,
+        "memberships-INITIAL_FORMS": 0,
+    }
+    response = client_of(official).post(url("team_change", team.pk), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    team.refresh_from_db()
+    assert (team.status, team.status_since) == ("suspended", timezone.localdate())
+
+
+def test_province_staff_set_targets_officials_only_read_them(
+    client_of, province_staff, official, home_province
+):
+    data = {"unit": home_province.pk, "year": 2026, "members": 4500, "teams": 586}
+    assert client_of(official).post(url("target_add"), data).status_code == 403
+    response = client_of(province_staff).post(url("target_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Target.objects.get().members == 4500
+    assert client_of(official).get(url("target_changelist")).context["cl"].result_count == 1

@@ -53,7 +53,7 @@ def admin_command(url: str, sql: str) -> None:
 
     parts = urlsplit(url)
     with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql.encode())
 
 
 def setup(chats: int, visits: int) -> list[dict[str, Any]]:
@@ -122,7 +122,9 @@ async def drive(people: list[dict[str, Any]], visits: int) -> dict[str, Any]:
 
     telegram = FakeTelegram()
     application = build_application(token=TOKEN, request=telegram, polling=False)
-    chats: list[dict[str, Any]] = [{"u": Updates(p["user_id"]), "houses": list(p["houses"]), "step": 0} for p in people]
+    chats: list[dict[str, Any]] = [
+        {"u": Updates(p["user_id"]), "houses": list(p["houses"]), "step": 0} for p in people
+    ]
     per_kind: dict[str, list[float]] = defaultdict(list)
     done_visits = 0
     updates = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import warnings
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -140,16 +141,18 @@ async def to_event(update: Update, bot: Bot) -> Event | None:
     if message is None or message.from_user is None or message.chat.type != ChatType.PRIVATE:
         return None
     command, args = _command(message)
-    location = (
-        Location(
+    location = None
+    if message.location:
+        with warnings.catch_warnings():
+            # PTB warns that live_period will become a timedelta; either is truthy alike.
+            warnings.simplefilter("ignore")
+            live = bool(message.location.live_period)
+        location = Location(
             latitude=message.location.latitude,
             longitude=message.location.longitude,
             accuracy_m=message.location.horizontal_accuracy,
-            live=bool(message.location.live_period),
+            live=live,
         )
-        if message.location
-        else None
-    )
     contact = (
         Contact(phone=message.contact.phone_number, user_id=message.contact.user_id)
         if message.contact

@@ -214,6 +214,8 @@ class ResidentAdmin(ScopedAdmin):
     list_select_related = ("household",)
     search_fields = ("code",)
     normalized_search_fields = ("search_name",)
+    # A province has 900,000 households: a search box, not a drop-down.
+    autocomplete_fields = ("household",)
     ordering = ("-id",)
     readonly_fields = ("code", "cccd_masked", "erased_at", "created_at", "updated_at")
     inlines = (ServiceStateInline, ServiceEventInline)

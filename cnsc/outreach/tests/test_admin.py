@@ -210,6 +210,17 @@ def test_an_official_adds_a_household_and_a_resident_with_a_cccd(client_of, offi
         "service_events-TOTAL_FORMS": 0,
         "service_events-INITIAL_FORMS": 0,
     }
+    assert client.get(reverse("admin:outreach_resident_add")).status_code == 200
+    found = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "outreach",
+            "model_name": "resident",
+            "field_name": "household",
+            "term": "hk-77",
+        },
+    ).json()
+    assert [r["id"] for r in found["results"]] == [str(household.pk)]
     response = client.post(reverse("admin:outreach_resident_add"), resident_data)
     assert response.status_code == 302, response.context["adminform"].errors
     resident = Resident.objects.get(full_name="Trần Thị Mai")
@@ -258,3 +269,17 @@ def test_officials_close_reports_in_bulk(client_of, official, work, foreign):
     work["report"].refresh_from_db()
     foreign["report"].refresh_from_db()
     assert (work["report"].status, foreign["report"].status) == ("closed", "open")
+
+
+def test_the_household_search_box_finds_nothing_of_another_commune(client_of, outsider, work):
+    found = client_of(outsider).get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "outreach",
+            "model_name": "resident",
+            "field_name": "household",
+            "term": work["household"].code,
+        },
+    )
+    assert found.status_code == 200
+    assert found.json()["results"] == []

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from cnsc.core.identity import cccd_protect, normalize_phone
 from cnsc.geo.models import AdminUnit, Hamlet
+from cnsc.team.badges import badges_revoke_for_member
 from cnsc.team.models import (
     Member,
     MemberRole,
@@ -311,7 +312,10 @@ def membership_end(*, membership: Membership, left_on: dt.date | None = None) ->
     if membership.left_on is not None:
         raise ValidationError({"left_on": _("This membership has already ended.")})
     membership.left_on = left_on or timezone.localdate()
-    return _membership_save(membership)
+    saved = _membership_save(membership)
+    # A badge vouches for a running membership: the verify page must say so from the next scan.
+    badges_revoke_for_member(member=membership.member, reason=_("Left the team."))
+    return saved
 
 
 @transaction.atomic

@@ -134,6 +134,15 @@ def test_revoking_a_members_badges_shows_at_once_on_the_verify_page(client, lead
     assert badges_revoke_for_member(member=leader, reason="Left the team") == 0
 
 
+def test_leaving_the_team_revokes_the_badge_at_once(client, leader):
+    credential = badge_ensure(member=leader).credential
+    membership_end(membership=leader.memberships.get(left_on__isnull=True))
+    credential.refresh_from_db()
+    assert credential.revoked_at is not None
+    page = reverse("core:verify", args=[credential.code])
+    assert "verdict-revoked" in client.get(page).content.decode()
+
+
 def test_after_leaving_the_team_no_badge_is_printed(leader):
     badge = badge_ensure(member=leader)
     membership_end(membership=badge.membership)

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -167,15 +168,13 @@ def account_link_by_contact(
         e164 = _contact_phone(phone)
     except ValidationError:
         raise LinkError("phone_invalid") from None
+    in_team = Membership.objects.filter(
+        member=OuterRef("pk"), left_on__isnull=True, team__status=TeamStatus.ACTIVE
+    )
     candidates = list(
-        Member.objects.select_for_update()
-        .filter(
-            phone=e164,
-            telegram__isnull=True,
-            memberships__left_on__isnull=True,
-            memberships__team__status=TeamStatus.ACTIVE,
-        )
-        .distinct()[:2]
+        Member.objects.select_for_update(of=("self",))
+        .filter(Exists(in_team), phone=e164, telegram__isnull=True)
+        .order_by("pk")[:2]
     )
     if len(candidates) != 1:
         if TelegramAccount.objects.filter(

@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cnsc.core.urls")),
     path("team/", include("cnsc.team.badge_urls")),
+    path("outreach/", include("cnsc.outreach.urls")),
     path("training/", include("cnsc.training.urls")),
     path("dashboard/", include("cnsc.dashboard.urls")),
     path("api/v1/", include("cnsc.dashboard.api_urls")),

@@ -46,11 +46,16 @@ _CCCD_SHAPE = re.compile(r"[0-9]{12}")
 _MAX_WORDS = 500_000
 
 
+# Verdicts depend only on phonenumbers' metadata, so one memory serves the whole process: each
+# import does not pay again for the prefixes the previous one met.
+_PHONE_VERDICTS: dict[tuple[str, str, int], ValidationError | None] = {}
+
+
 class PhoneChecker:
     """``normalize_phone`` for many rows: returns the E.164 form or raises its ValidationError."""
 
     def __init__(self) -> None:
-        self._verdicts: dict[tuple[str, str, int], ValidationError | None] = {}
+        self._verdicts = _PHONE_VERDICTS
 
     def __call__(self, raw: str) -> str:
         match = _PHONE_SHAPE.fullmatch(raw.translate(_PHONE_SEPARATORS))

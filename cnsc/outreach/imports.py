@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import IO, Any
 
 from django.conf import settings
@@ -411,12 +412,24 @@ def _masked(value: str) -> bool:
     return "*" in value or "•" in value
 
 
+_MEMO_LIMIT = 200_000
+# The position of each column in COLUMNS, for reading a row's cells as a tuple.
+_AT = {c.key: i for i, c in enumerate(COLUMNS)}
+_STATE_AT = [(service, _AT[f"state_{service}"]) for service in STATES]
+
+
 class _RowReader:
-    """Checks one row at a time and turns it into a staging row; problems go to the result."""
+    """Checks one row at a time and turns it into a staging row; problems go to the result.
+
+    Runs once per row of files of millions of rows: values that repeat (names, streets,
+    relations, states, dates) are checked once and remembered, within a bounded memory."""
 
     def __init__(self, sheet: Sheet, lookups: _Lookups, result: ImportResult) -> None:
-        self.columns = sheet.columns(COLUMNS)
-        self.positions = [self.columns.get(c.key) for c in COLUMNS]
+        positions = sheet.columns(COLUMNS)
+        # A column missing from the file reads the empty cell appended to every row.
+        indexes = [positions.get(c.key, -1) for c in COLUMNS]
+        self.width = max(indexes) + 1
+        self.cells = itemgetter(*indexes)
         self.lookups = lookups
         self.result = result
         self.phones = PhoneChecker()
@@ -424,46 +437,94 @@ class _RowReader:
         self.keys = lookups.keys
         self.household_codes = random_codes(8)
         self.resident_codes = random_codes(10)
-        self.this_year = timezone.localdate().year
         self.today = timezone.localdate()
+        self.this_year = self.today.year
         self.tz = timezone.get_current_timezone()
-        self.dates: dict[Any, tuple[bool, Any]] = {}
         self.no_old_hashes = [""] * (len(hash_keys()) - 1)
         # (index in result.errors, value) of the hamlets not found, while errors are kept.
         self.unknown_hamlets: list[tuple[int, str]] = []
-        self.state_keys = [(service, f"state_{service}") for service in STATES]
+        self._texts: dict[str, tuple[str, str]] = {}
+        self._choices: dict[tuple[str, Any], tuple[Any, str | None]] = {}
 
-    def _cells(self, values: Sequence[Any]) -> dict[str, Any]:
-        """The row's cells by column key: text stripped, numbers and dates as the file has
-        them, None for empty or missing cells."""
-        cells: dict[str, Any] = {}
-        width = len(values)
-        for column, position in zip(COLUMNS, self.positions, strict=True):
-            value: Any = values[position] if position is not None and position < width else None
-            if isinstance(value, str):
-                value = value.strip() or None
-            elif value is not None and not isinstance(value, dt.date | int | float):
-                value = text(value) or None
-            cells[column.key] = value
-        return cells
+    def text(self, raw: str) -> tuple[str, str]:
+        """``raw`` in NFC and its search key."""
+        found = self._texts.get(raw)
+        if found is None:
+            if len(self._texts) >= _MEMO_LIMIT:
+                self._texts.clear()
+            value = nfc(raw)
+            found = self._texts[raw] = (value, self.keys(value))
+        return found
+
+    def choice(self, key: str, raw: Any) -> tuple[Any, str | None]:
+        """The value of a cell with fixed values, or the message why it is not one."""
+        found = self._choices.get((key, raw))
+        if found is None:
+            if len(self._choices) >= _MEMO_LIMIT:
+                self._choices.clear()
+            found = self._choices[(key, raw)] = self._check_choice(key, raw)
+        return found
+
+    def _check_choice(self, key: str, raw: Any) -> tuple[Any, str | None]:
+        word = self.keys(_plain(raw))
+        if key == "sex":
+            return _SEX.get(word), None if word in _SEX else _("Write Nam or Nữ.")
+        if key == "relation":
+            if word in _RELATION:
+                return _RELATION[word], None
+            return None, _("Unknown relation to the head: write one of %(values)s.") % {
+                "values": ", ".join(RELATION_VALUES.values())
+            }
+        if key in ("smartphone", "welfare"):
+            if word in _YES_NO:
+                return _YES_NO[word], None
+            return None, _("Write Có or Không.")
+        if key == "states_on":
+            return self._check_date(raw)
+        service = key.removeprefix("state_")
+        if word in _STATES[service]:
+            return _STATES[service][word], None
+        return None, _("Unknown state of %(service)s: write one of %(values)s.") % {
+            "service": Service(service).label,
+            "values": ", ".join(STATE_VALUES[service].values()),
+        }
+
+    def _check_date(self, raw: Any) -> tuple[Any, str | None]:
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            return None, _("Write the date as dd/mm/yyyy.")
+        if day > self.today:
+            return None, _("The date cannot be in the future.")
+        if day < EARLIEST_STATES:
+            return None, _("The date is before the teams were founded (March 2022).")
+        # Noon: the day stays the same in any time zone a report is read in.
+        moment = dt.datetime.combine(day, dt.time(12), tzinfo=self.tz)
+        return connection.ops.adapt_datetimefield_value(moment), None
 
     def read(self, number: int, values: Sequence[Any]) -> tuple[Any, ...] | None:
-        cells = self._cells(values)
+        row = values if isinstance(values, list) else list(values)
+        if len(row) < self.width:
+            row.extend([None] * (self.width - len(row)))
+        row.append(None)
+        cells = [(v.strip() or None) if v.__class__ is str else _cell(v) for v in self.cells(row)]
         problems: list[tuple[str, str]] = []
         add = problems.append
         lookups = self.lookups
-        keys = self.keys
+        choice = self.choice
 
         # The household.
-        code = _plain(cells["household_code"])
+        code = cells[_AT["household_code"]] or ""
+        if code.__class__ is not str:
+            code = _plain(code)
         if len(code) > 20:
             add(("household_code", _("The household code is too long (at most 20 characters).")))
-        hamlet_raw = _plain(cells["hamlet"])
+        hamlet_raw = _plain(cells[_AT["hamlet"]])
         hamlet = None
         if not hamlet_raw:
             add(("hamlet", _("Give the hamlet or quarter.")))
         else:
-            hamlet = lookups.hamlets.get(keys(hamlet_raw)) or lookups.hamlets.get(
+            hamlet = lookups.hamlets.get(self.text(hamlet_raw)[1]) or lookups.hamlets.get(
                 hamlet_raw.lower()
             )
             if hamlet is None:
@@ -481,23 +542,20 @@ class _RowReader:
                 )
             elif hamlet.retired_on is not None:
                 add(("hamlet", _("This hamlet has been retired.")))
-        house_number = nfc(_plain(cells["house_number"]))
-        street = nfc(_plain(cells["street"]))
+        house_number, house_key = self.text(_plain(cells[_AT["house_number"]]))
+        street, street_key = self.text(_plain(cells[_AT["street"]]))
         if len(house_number) > 40:
             add(("house_number", _("The house number is too long (at most 40 characters).")))
         if len(street) > 200:
             add(("street", _("The street is too long (at most 200 characters).")))
-        address_key = keys(f"{house_number} {street}")
+        address_key = (
+            f"{house_key} {street_key}" if house_key and street_key else (house_key or street_key)
+        )
         if not code and not address_key:
-            add(
-                (
-                    "household_code",
-                    _("Give the household code, or the house number and street."),
-                )
-            )
-        household_phone = self._phone(cells["household_phone"], "household_phone", add)
+            add(("household_code", _("Give the household code, or the house number and street.")))
+        household_phone = self._phone(cells[_AT["household_phone"]], "household_phone", add)
         team_id = None
-        team_code = _plain(cells["team_code"])
+        team_code = _plain(cells[_AT["team_code"]])
         if team_code:
             team = lookups.teams.get(team_code)
             if team is None:
@@ -514,33 +572,25 @@ class _RowReader:
                 team_id = team.pk
 
         # The resident.
-        full_name = nfc(_plain(cells["full_name"]))
+        full_name, name_key = self.text(_plain(cells[_AT["full_name"]]))
         if not full_name:
             add(("full_name", _("Enter the resident's full name.")))
         elif len(full_name) > 150:
             add(("full_name", _("The name is too long (at most 150 characters).")))
-        relation = self._choice(cells["relation"], _RELATION, "relation", add)
-        sex = self._choice(cells["sex"], _SEX, "sex", add)
-        birth_year = None
-        raw_year = cells["birth_year"]
-        if raw_year is not None:
-            try:
-                birth_year = int(raw_year)
-            except (TypeError, ValueError):
-                add(("birth_year", _("Write the year of birth with four digits, e.g. 1985.")))
-            else:
-                if not self.this_year - MAX_AGE <= birth_year <= self.this_year:
-                    add(
-                        (
-                            "birth_year",
-                            _("The year of birth must be between %(min)d and %(max)d.")
-                            % {"min": self.this_year - MAX_AGE, "max": self.this_year},
-                        )
-                    )
-                    birth_year = None
-        phone = self._phone(cells["phone"], "phone", add)
+        fixed: dict[str, Any] = {}
+        for key in ("relation", "sex", "smartphone", "welfare", "states_on"):
+            raw = cells[_AT[key]]
+            if raw is None:
+                fixed[key] = None
+                continue
+            fixed[key], message = choice(key, raw)
+            if message:
+                add((key, message))
+        sex = fixed["sex"]
+        birth_year = self._year(cells[_AT["birth_year"]], add)
+        phone = self._phone(cells[_AT["phone"]], "phone", add)
         cccd = None
-        raw_cccd = cells["cccd"]
+        raw_cccd = cells[_AT["cccd"]]
         if raw_cccd is not None:
             # A CCCD typed into a number cell loses its leading zero; every province code has one.
             raw = f"{int(raw_cccd):012d}" if isinstance(raw_cccd, int | float) else raw_cccd
@@ -549,32 +599,23 @@ class _RowReader:
                     cccd = self.cccds(raw, sex=sex, birth_year=birth_year)
                 except ValidationError as exc:
                     add(("cccd", exc.messages[0]))
-        smartphone = self._yes_no(cells["smartphone"], "smartphone", add)
-        welfare = self._yes_no(cells["welfare"], "welfare", add)
-
         states: list[str] = []
-        for service, key in self.state_keys:
-            raw_state = cells[key]
+        for service, at in _STATE_AT:
+            raw_state = cells[at]
             if raw_state is None:
                 states.append("")
                 continue
-            state = _STATES[service].get(keys(str(raw_state)))
-            if state is None:
-                add(
-                    (
-                        key,
-                        _("Unknown state of %(service)s: write one of %(values)s.")
-                        % {
-                            "service": Service(service).label,
-                            "values": ", ".join(STATE_VALUES[service].values()),
-                        },
-                    )
-                )
-                state = ""
-            elif service == Service.WELFARE_ACCOUNT and state != State.NONE and welfare is False:
+            key = f"state_{service}"
+            state, message = choice(key, raw_state)
+            if message:
+                add((key, message))
+            elif (
+                service == Service.WELFARE_ACCOUNT
+                and state != State.NONE
+                and fixed["welfare"] is False
+            ):
                 add((key, _("Only social-welfare beneficiaries can be paid through an account.")))
-            states.append(state)
-        states_on = self._date(cells["states_on"], add)
+            states.append(state or "")
 
         if problems:
             for key, message in problems:
@@ -596,95 +637,70 @@ class _RowReader:
             team_id,
             next(self.resident_codes),
             full_name,
-            keys(full_name),
+            name_key,
             sex,
             birth_year,
-            relation,
+            fixed["relation"],
             phone,
             cccd.hash if cccd else "",
             cccd.last4 if cccd else "",
             cccd.key_id if cccd else "",
-            smartphone,
-            welfare,
+            fixed["smartphone"],
+            fixed["welfare"],
             *states,
-            states_on,
+            fixed["states_on"],
             *old_hashes,
         )
+
+    def _year(self, raw: Any, add: Callable[[tuple[str, str]], None]) -> int | None:
+        if raw is None:
+            return None
+        try:
+            year = int(raw)
+        except (TypeError, ValueError):
+            add(("birth_year", _("Write the year of birth with four digits, e.g. 1985.")))
+            return None
+        if not self.this_year - MAX_AGE <= year <= self.this_year:
+            add(
+                (
+                    "birth_year",
+                    _("The year of birth must be between %(min)d and %(max)d.")
+                    % {"min": self.this_year - MAX_AGE, "max": self.this_year},
+                )
+            )
+            return None
+        return year
 
     def _phone(self, value: Any, key: str, add: Callable[[tuple[str, str]], None]) -> str | None:
         if value is None:
             return None
-        raw = value if isinstance(value, str) else _plain(value)
+        if value.__class__ is str:
+            raw = value
+        elif isinstance(value, int | float):
+            # A number cell drops the leading 0 of "0912 345 678".
+            raw = "0" + _plain(value)
+        else:
+            raw = _plain(value)
         if _masked(raw):
             return None
-        if isinstance(value, int | float):
-            # A number cell drops the leading 0 of "0912 345 678".
-            raw = "0" + raw
         try:
             return self.phones(raw)
         except ValidationError as exc:
             add((key, exc.messages[0]))
             return None
 
-    def _choice(
-        self, value: Any, table: dict[str, str], key: str, add: Callable[[tuple[str, str]], None]
-    ) -> str | None:
-        if value is None:
-            return None
-        found = table.get(self.keys(str(value)))
-        if found is None:
-            if key == "sex":
-                add((key, _("Write Nam or Nữ.")))
-            else:
-                add(
-                    (
-                        key,
-                        _("Unknown relation to the head: write one of %(values)s.")
-                        % {"values": ", ".join(RELATION_VALUES.values())},
-                    )
-                )
-        return found
 
-    def _yes_no(self, value: Any, key: str, add: Callable[[tuple[str, str]], None]) -> bool | None:
-        if value is None:
-            return None
-        found = _YES_NO.get(self.keys(str(value)))
-        if found is None:
-            add((key, _("Write Có or Không.")))
-        return found
-
-    def _date(self, value: Any, add: Callable[[tuple[str, str]], None]) -> Any:
-        if value is None:
-            return None
-        verdict = self.dates.get(value)
-        if verdict is None:
-            verdict = self.dates[value] = self._check_date(value)
-            if len(self.dates) > 10_000:
-                self.dates.clear()
-        ok, found = verdict
-        if not ok:
-            add(("states_on", found))
-            return None
-        return found
-
-    def _check_date(self, value: Any) -> tuple[bool, Any]:
-        try:
-            day = parse_date(value)
-        except ValueError:
-            return False, _("Write the date as dd/mm/yyyy.")
-        if day > self.today:
-            return False, _("The date cannot be in the future.")
-        if day < EARLIEST_STATES:
-            return False, _("The date is before the teams were founded (March 2022).")
-        # Noon: the day stays the same in any time zone a report is read in.
-        moment = dt.datetime.combine(day, dt.time(12), tzinfo=self.tz)
-        return True, connection.ops.adapt_datetimefield_value(moment)
+def _cell(value: Any) -> Any:
+    """A cell that is not text: numbers and dates as they are, anything else as text."""
+    if value is None or isinstance(value, dt.date | int | float):
+        return value
+    return text(value) or None
 
 
 def _plain(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, str):
+    if value.__class__ is str:
         return value
     return text(value)
 

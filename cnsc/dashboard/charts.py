@@ -17,7 +17,7 @@ from .periods import Period
 from .selectors import Figure, format_count
 
 WIDTH, HEIGHT = 320, 150
-LEFT, RIGHT, TOP, BOTTOM = 40, 10, 12, 24
+LEFT, RIGHT, TOP, BOTTOM = 48, 10, 14, 26
 
 
 def nice_ceiling(value: float) -> float:
@@ -36,6 +36,8 @@ def _axis_label(value: float, percent: bool) -> str:
         return f"{value:.0f}%"
     if value >= 100_000:
         return f"{value / 1000:,.0f}k".replace(",", ".")
+    if value != int(value):
+        return f"{value:.1f}".replace(".", ",")
     return f"{value:,.0f}".replace(",", ".")
 
 
@@ -54,7 +56,8 @@ class Series:
         known = [v for _p, v, _l in self.points if v is not None]
         if self.percent:
             return nice_ceiling(self.target) if self.target and self.target > 100 else 100.0
-        return nice_ceiling(max([*known, self.target or 0, 1]))
+        # At least 4, so an axis of small counts reads 0, 2, 4 rather than 0, 0, 1.
+        return nice_ceiling(max([*known, self.target or 0, 4]))
 
     def axis_label(self, value: float) -> str:
         return _axis_label(value, self.percent)
@@ -152,8 +155,10 @@ def trend_svg(series: Series) -> SafeString:
             f"{escape(series.axis_label(target))}</title></line>"
         )
     for i in sorted({0, n // 2, n - 1}):
+        # The last label ends at the right edge rather than running off it.
+        anchor, at = ("end", WIDTH - 2) if i == n - 1 and n > 1 else ("middle", x(i))
         parts.append(
-            f'<text class="chart-axis" x="{x(i):.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
+            f'<text class="chart-axis" x="{at:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
             f"{escape(points[i][0].short_label())}</text>"
         )
     if all(v is None for _p, v, _l in points):

@@ -78,6 +78,7 @@ ADMIN_TYPES = (
     UnitType.FORMER_DISTRICT,
     UnitType.FORMER_COMMUNE,
 )
+WORK_MEM = "256MB"
 _SAFE_TZ = re.compile(r"[A-Za-z_/+\-0-9]+")
 
 
@@ -176,6 +177,10 @@ class _Sql:
     def run(self) -> Outcome:
         plan = self.plan
         self.date_type = "date" if self.pg else "text"
+        if self.pg:
+            # The big GROUP BYs and hash joins of a full recompute spill to disk with the default
+            # 4 MB; this holds for this transaction only.
+            self.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         self.periods = sorted(plan.periods)
         self.create(
             "dash_period",

@@ -121,6 +121,9 @@ class Card:
     @property
     def change(self) -> str:
         """The change since the previous period, signed ("+2,5 điểm", "+120")."""
+        if self.indicator.roster_target:
+            # The card's big number is the count (members, teams): so is its change.
+            return f"{self.figure.numerator - self.previous.numerator:+,}".replace(",", ".")
         now, before = self.figure.value, self.previous.value
         if now is None or before is None:
             return ""

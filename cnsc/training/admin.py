@@ -12,6 +12,7 @@ import base64
 import io
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -603,7 +604,8 @@ class TrainingSessionAdmin(ScopedAdmin):
             image.save(buffer, "PNG")
             context["qr"] = base64.b64encode(buffer.getvalue()).decode("ascii")
             context["url"] = url
-            context["refresh_seconds"] = 240
+            # A new code well before the one on screen expires, so a scan never lands on a dead one.
+            context["refresh_seconds"] = max(30, min(240, settings.ATTENDANCE_CODE_MINUTES * 20))
         return TemplateResponse(request, "admin/training/attendance_code.html", context)
 
     def issue_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:

@@ -156,6 +156,7 @@ async def drive(people: list[dict[str, Any]], visits: int) -> dict[str, Any]:
         return "button", press(chat, "Save")
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     async with application:
         active = [c for c in chats if c["houses"]]
         while done_visits < visits and active:
@@ -177,7 +178,14 @@ async def drive(people: list[dict[str, Any]], visits: int) -> dict[str, Any]:
                 if len(telegram.calls) > 10_000:
                     telegram.calls = telegram.calls[-2000:]
     elapsed = time.perf_counter() - started
-    return {"elapsed": elapsed, "updates": updates, "visits": done_visits, "per_kind": per_kind}
+    cpu = time.process_time() - cpu_started
+    return {
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "updates": updates,
+        "visits": done_visits,
+        "per_kind": per_kind,
+    }
 
 
 def main() -> None:
@@ -216,6 +224,9 @@ def main() -> None:
         print(f"elapsed:          {elapsed:8.2f} s")
         print(f"updates/s:        {result['updates'] / elapsed:8.1f}")
         print(f"visits stored/s:  {stored / elapsed:8.1f}  ({stored} stored)")
+        cpu_ms = 1000 * result["cpu"] / result["updates"]
+        print(f"bot process CPU:  {cpu_ms:8.2f} ms per update (the database's own time aside)")
+        print(f"load average:     {os.getloadavg()[0]:8.2f} (other work on this machine)")
         for kind, times in sorted(result["per_kind"].items()):
             mean_ms = 1000 * sum(times) / len(times)
             print(f"  {kind:8s} {len(times):6d} updates, mean {mean_ms:6.2f} ms")

@@ -45,7 +45,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cnsc.access.models import AuditAction
-from cnsc.access.scope import scope_for
+from cnsc.access.scope import EVERYTHING, scope_for
 from cnsc.access.services import audit_record
 from cnsc.core.bulk import CccdChecker, PhoneChecker, SearchKeys, random_codes
 from cnsc.core.identity import Sex, hash_keys
@@ -1386,14 +1386,17 @@ def import_households(
     upload: IO[bytes],
     size: int,
     commune: AdminUnit,
-    user: Viewer,
+    user: Viewer | None,
     apply: bool,
     file_name: str = "",
 ) -> ImportResult:
     """Read and check the household list, and (when ``apply`` and nothing is wrong) write it,
     in one transaction: any error anywhere and nothing is written. ImportFileError when the file
-    as a whole cannot be read. Every run is recorded in the audit log (how, never what)."""
-    scope = scope_for(user)
+    as a whole cannot be read. Every run is recorded in the audit log (how, never what).
+
+    ``user`` None is the system itself (a management command such as seed_demo): no scope
+    applies. Views always pass the request's user, signed in or not."""
+    scope = EVERYTHING if user is None else scope_for(user)
     if not scope.everything and not scope.commune_ids().filter(id=commune.pk).exists():
         raise PermissionDenied
     visible = None if scope.everything else list(scope.commune_ids().values_list("id", flat=True))
@@ -1447,7 +1450,7 @@ def _run(
     upload: IO[bytes],
     size: int,
     commune: AdminUnit,
-    user: Viewer,
+    user: Viewer | None,
     visible: list[int] | None,
     result: ImportResult,
     *,
@@ -1465,7 +1468,7 @@ def _run(
     _check_states(stage, result)
     _summarise(stage, result)
     if apply and result.ok:
-        user_id = user.pk if user.is_authenticated else None
+        user_id = user.pk if user is not None and user.is_authenticated else None
         reason = f"Import {file_name}".strip()[:100]
         _apply(stage, commune, _Write(now=stage.time(now), user_id=user_id, reason=reason))
         result.applied = True

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cnsc.access.demo import DEMO_PASSWORD, demo_accounts_ensure
 from cnsc.geo.models import AdminUnit
+from cnsc.outreach.demo import seed_outreach
 from cnsc.team.demo import seed_binh_duong
 
 
@@ -27,6 +28,8 @@ class Command(BaseCommand):
         accounts = demo_accounts_ensure()
         # After the accounts: the demo team leader account is linked to a team leader's record.
         self.stdout.write(str(seed_binh_duong()))
+        # After the roster: households are covered by its teams and visited by its members.
+        self.stdout.write(str(seed_outreach()))
         self.stdout.write(f"demo data ready ({time.perf_counter() - started:.1f}s)")
         self.stdout.write("Demo accounts (development only) at http://127.0.0.1:8000/admin/ :")
         for spec, _created in accounts:

@@ -35,9 +35,7 @@ class Actor:
 def actor_for(*, telegram_user_id: int) -> Actor | None:
     # One query for a member in a team (nearly every update), a second only otherwise.
     membership = (
-        Membership.objects.select_related(
-            "member__telegram", "team", "team__hamlet", "team__commune"
-        )
+        Membership.objects.select_related("member__telegram", "team")
         .filter(
             member__telegram__telegram_user_id=telegram_user_id,
             left_on__isnull=True,

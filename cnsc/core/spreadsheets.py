@@ -5,6 +5,13 @@ diacritics, cell parsing, templates, and cells that a spreadsheet shows but neve
 Rows are streamed: a file of a million rows is read in constant memory. An .xlsx is read with
 openpyxl's read-only mode; a .csv is decoded as it is read (UTF-8, with or without the BOM Excel
 writes; comma, semicolon or tab, whichever the header line uses).
+
+Uploads come from anyone with an account, so a file is distrusted until read: an .xlsx (a zip
+archive) is refused when its listing promises more than a spreadsheet unpacks to (a zip bomb) or
+uses a compression Excel never writes, before openpyxl unpacks anything; a sheet beyond Excel's
+own limits (rows, columns) or a .csv line longer than any real row stops the reading; and
+whatever openpyxl or the csv module raise on a broken or hostile file becomes ImportFileError
+with a sentence for the official, never a server error.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
@@ -35,6 +43,19 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Rows of the template formatted as text (so leading zeros survive typing).
 _TEMPLATE_ROWS = 1000
+
+# Excel writes parts that unpack to 5-20 times their packed size; a zip bomb unpacks to
+# thousands or millions of times. Python's zipfile never unpacks more than the listing declares
+# (a part that lies fails its checksum), so checking the listing bounds what openpyxl can unpack.
+XLSX_MAX_RATIO = 100
+XLSX_MAX_PARTS = 1000
+# A part this small cannot hurt, whatever its ratio (an empty sheet packs 50 times).
+_XLSX_SMALL_PART = 1 << 20
+# Excel's own limits: a sheet beyond them was not made by a spreadsheet program.
+MAX_ROWS = 1_048_576
+MAX_COLUMNS = 16_384
+# No row of any template comes near this; a line of millions of commas would cost gigabytes.
+MAX_CSV_LINE = 1 << 20
 
 
 class ImportFileError(Exception):
@@ -94,6 +115,88 @@ def not_a_spreadsheet() -> ImportFileError:
     )
 
 
+def _unpacks_too_large() -> ImportFileError:
+    return ImportFileError(
+        _(
+            "This file unpacks to far more data than a spreadsheet holds, so it is not read. "
+            "Open it in Excel, save it again as .xlsx and upload that copy."
+        )
+    )
+
+
+def _sheet_too_large() -> ImportFileError:
+    return ImportFileError(
+        _(
+            "A sheet of this file has more rows or columns than Excel allows (%(rows)s rows, "
+            "%(columns)s columns), so it is not read."
+        )
+        % {
+            "rows": number_format(MAX_ROWS, force_grouping=True),
+            "columns": number_format(MAX_COLUMNS, force_grouping=True),
+        }
+    )
+
+
+def check_xlsx_archive(upload: IO[bytes]) -> None:
+    """Refuse an .xlsx whose zip listing is not what Excel writes: too many parts, a compression
+    other than deflate, encryption, or parts that unpack to far more than their packed size.
+    Reads only the listing; the stream is left at its start."""
+    size = upload.seek(0, io.SEEK_END)
+    upload.seek(0)
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise not_a_spreadsheet() from None
+    finally:
+        upload.seek(0)
+    if len(parts) > XLSX_MAX_PARTS:
+        raise not_a_spreadsheet()
+    total = 0
+    for part in parts:
+        if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise not_a_spreadsheet()
+        if part.flag_bits & 0x1:  # encrypted
+            raise not_a_spreadsheet()
+        total += part.file_size
+        if part.file_size > _XLSX_SMALL_PART and part.file_size > XLSX_MAX_RATIO * max(
+            part.compress_size, 1
+        ):
+            raise _unpacks_too_large()
+    if total > XLSX_MAX_RATIO * max(size, _XLSX_SMALL_PART):
+        raise _unpacks_too_large()
+
+
+def open_workbook(upload: IO[bytes]) -> Any:
+    """The read-only openpyxl workbook of an uploaded .xlsx, after ``check_xlsx_archive``; the
+    caller closes it."""
+    check_xlsx_archive(upload)
+    try:
+        return load_workbook(upload, read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many types for broken or hostile files
+        raise not_a_spreadsheet() from None
+
+
+def sheet_values(ws: Any) -> Iterator[Sequence[Any]]:
+    """The rows of a read-only worksheet, as values. Stops with ImportFileError at anything
+    openpyxl cannot read (found only as the rows are read: the sheet is not parsed up front)
+    and past Excel's limits (a row numbered in the billions would otherwise yield billions of
+    empty rows)."""
+    rows = ws.iter_rows(values_only=True)
+    count = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception:  # openpyxl raises many types for broken or hostile files
+            raise not_a_spreadsheet() from None
+        count += 1
+        if count > MAX_ROWS or len(values) > MAX_COLUMNS:
+            raise _sheet_too_large()
+        yield values
+
+
 def check_upload(upload: IO[bytes], *, size: int, limit: int) -> str:
     """ "xlsx" or "csv" after the checks every upload passes (size, empty, old .xls); the stream
     is left at its start."""
@@ -125,14 +228,11 @@ def open_sheets(upload: IO[bytes], *, size: int, limit: int) -> Iterator[list[Sh
     .csv that turns out not to be UTF-8 half-way). The upload stays open: the caller owns it."""
     kind = check_upload(upload, size=size, limit=limit)
     if kind == "xlsx":
-        try:
-            wb = load_workbook(upload, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-            raise not_a_spreadsheet() from None
+        wb = open_workbook(upload)
         try:
             sheets = []
             for ws in wb.worksheets:
-                rows = ws.iter_rows(values_only=True)
+                rows = sheet_values(ws)
                 first = next(rows, None)
                 if first is not None:
                     sheets.append(Sheet(ws.title, header_map(first), _numbered(rows, 2)))
@@ -142,26 +242,41 @@ def open_sheets(upload: IO[bytes], *, size: int, limit: int) -> Iterator[list[Sh
         return
     stream = io.TextIOWrapper(upload, encoding="utf-8-sig", newline="")
     try:
-        try:
-            first_line = stream.readline()
-        except UnicodeDecodeError:
-            raise _not_utf8() from None
+        lines = _csv_lines(stream)
+        first_line = next(lines, "")
         if not first_line.strip():
             yield []
             return
         delimiter = max(",;\t", key=first_line.count)
         header = next(csv.reader([first_line], delimiter=delimiter), [])
-        yield [Sheet("CSV", header_map(header), _numbered(_csv_rows(stream, delimiter), 2))]
+        yield [Sheet("CSV", header_map(header), _numbered(_csv_rows(lines, delimiter), 2))]
     finally:
         # Closing the wrapper would close the upload.
         stream.detach()
 
 
-def _csv_rows(stream: io.TextIOWrapper, delimiter: str) -> Iterator[list[str]]:
+def _csv_lines(stream: io.TextIOWrapper) -> Iterator[str]:
+    while True:
+        try:
+            line = stream.readline(MAX_CSV_LINE + 1)
+        except UnicodeDecodeError:
+            raise _not_utf8() from None
+        if not line:
+            return
+        if "\x00" in line:
+            # Text never holds it, and PostgreSQL refuses it in every text column.
+            raise not_a_spreadsheet()
+        if len(line) > MAX_CSV_LINE:
+            raise ImportFileError(
+                _("A line of this file is longer than %(limit)s characters, so it is not read.")
+                % {"limit": number_format(MAX_CSV_LINE, force_grouping=True)}
+            )
+        yield line
+
+
+def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[list[str]]:
     try:
-        yield from csv.reader(stream, delimiter=delimiter)
-    except UnicodeDecodeError:
-        raise _not_utf8() from None
+        yield from csv.reader(lines, delimiter=delimiter)
     except csv.Error:
         raise not_a_spreadsheet() from None
 

@@ -12,12 +12,10 @@ up in batches into dictionaries and written with bulk operations; no query runs 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
-import zipfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -26,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -36,6 +34,7 @@ from cnsc.access.models import AuditAction
 from cnsc.access.scope import scope_for
 from cnsc.access.services import audit_record
 from cnsc.core.identity import Sex, cccd_protect, mask_phone, normalize_phone
+from cnsc.core.spreadsheets import ImportFileError, Sheet, open_sheets
 from cnsc.core.text import nfc, search_key
 from cnsc.core.types import Viewer
 from cnsc.geo.models import AdminUnit, Hamlet
@@ -52,8 +51,6 @@ from cnsc.team.services import default_consent_purpose
 
 BATCH = 2000
 ROWS_KEPT = 1000
-XLSX_MAGIC = b"PK\x03\x04"
-XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
 # --- The file format ------------------------------------------------------------------------
 # Headers are part of the file format that officials fill in, so they are fixed Vietnamese
@@ -218,16 +215,12 @@ GUIDE = (
 # --- Reading --------------------------------------------------------------------------------
 
 
-class ImportFileError(Exception):
-    """The file as a whole cannot be read; the message says why, for the official."""
-
-
 @dataclass
 class Table:
     kind: str  # "teams" or "members"
     sheet: str
     columns: dict[str, int]  # key -> position
-    rows: Iterable[tuple[int, tuple[Any, ...]]]  # (row number in the file, values)
+    rows: Iterable[tuple[int, Sequence[Any]]]  # (row number in the file, values)
 
 
 def _kind_of(headers: dict[str, int]) -> str | None:
@@ -245,83 +238,13 @@ def _columns(kind: str, headers: dict[str, int]) -> dict[str, int]:
     return {c.key: headers[search_key(c.header)] for c in spec if search_key(c.header) in headers}
 
 
-def _header_map(values: Iterable[Any]) -> dict[str, int]:
-    result: dict[str, int] = {}
-    for position, value in enumerate(values):
-        key = search_key(str(value or "")).rstrip(" *")
-        if key and key not in result:
-            result[key] = position
-    return result
-
-
-def _numbered(rows: Iterator[tuple[Any, ...]], start: int) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    for number, values in enumerate(rows, start=start):
-        if any(v not in (None, "") for v in values):
-            yield number, values
-
-
-def _read_xlsx(stream: IO[bytes]) -> list[Table]:
-    try:
-        wb = load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise ImportFileError(
-            _("This file is not a spreadsheet that can be read. Upload an .xlsx or .csv file.")
-        ) from None
+def _tables(sheets: list[Sheet]) -> list[Table]:
+    """The tables of teams and members among the sheets of an uploaded file, or ImportFileError."""
     tables = []
-    for ws in wb.worksheets:
-        rows = ws.iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None:
-            continue
-        headers = _header_map(first)
-        kind = _kind_of(headers)
+    for sheet in sheets:
+        kind = _kind_of(sheet.headers)
         if kind is not None:
-            tables.append(Table(kind, ws.title, _columns(kind, headers), _numbered(rows, 2)))
-    return tables
-
-
-def _read_csv(data: bytes) -> list[Table]:
-    if b"\x00" in data[:4096]:
-        raise ImportFileError(
-            _("This file is not a spreadsheet that can be read. Upload an .xlsx or .csv file.")
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError(
-            _("The .csv file must be saved as UTF-8 (in Excel: CSV UTF-8).")
-        ) from None
-    first_line = text.split("\n", 1)[0]
-    delimiter = max(",;\t", key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    first = next(reader, None)
-    if first is None:
-        return []
-    headers = _header_map(first)
-    kind = _kind_of(headers)
-    if kind is None:
-        return []
-    rows = (tuple(row) for row in reader)
-    return [Table(kind, "CSV", _columns(kind, headers), _numbered(rows, 2))]
-
-
-def read_tables(upload: IO[bytes], *, size: int) -> list[Table]:
-    """The tables of teams and members in an uploaded file, or ImportFileError."""
-    limit = settings.IMPORT_MAX_BYTES
-    if size > limit:
-        raise ImportFileError(
-            _("The file is too large (%(size)s MB); the limit is %(limit)s MB.")
-            % {"size": f"{size / 1_048_576:.1f}", "limit": f"{limit / 1_048_576:.0f}"}
-        )
-    if size == 0:
-        raise ImportFileError(_("The file is empty."))
-    head = upload.read(8)
-    upload.seek(0)
-    if head.startswith(XLS_MAGIC):
-        raise ImportFileError(
-            _("Old Excel files (.xls) cannot be read: save the file as .xlsx and upload again.")
-        )
-    tables = _read_xlsx(upload) if head.startswith(XLSX_MAGIC) else _read_csv(upload.read())
+            tables.append(Table(kind, sheet.name, _columns(kind, sheet.headers), sheet.rows))
     if not tables:
         raise ImportFileError(
             _(
@@ -400,7 +323,7 @@ class ImportPlan:
             self.rows.append(RowPlan(sheet, row, action, label))
 
 
-def _cell(values: tuple[Any, ...], columns: dict[str, int], key: str) -> Any:
+def _cell(values: Sequence[Any], columns: dict[str, int], key: str) -> Any:
     position = columns.get(key)
     if position is None or position >= len(values):
         return None
@@ -473,7 +396,7 @@ def _plan_teams(plan: ImportPlan, tables: list[Table]) -> tuple[dict[str, Team],
     field_to_key = {"hamlet": "hamlet", "organisation_name": "organisation_name", "name": "name"}
     field_to_key |= {"decision_date": "decision_date", "code": "code", "kind": "kind"}
 
-    pending: list[tuple[Table, int, tuple[Any, ...]]] = [
+    pending: list[tuple[Table, int, Sequence[Any]]] = [
         (t, n, v) for t in tables if t.kind == "teams" for n, v in t.rows
     ]
     hamlet_words = {_text(_cell(v, t.columns, "hamlet")) for t, _n, v in pending}
@@ -574,7 +497,7 @@ _MEMBER_FIELDS = ("full_name", "sex", "birth_year", "phone", "email", "organisat
 
 
 def _parse_member(
-    plan: ImportPlan, table: Table, number: int, values: tuple[Any, ...]
+    plan: ImportPlan, table: Table, number: int, values: Sequence[Any]
 ) -> MemberRow | None:
     errors = _RowErrors(plan, table.sheet, number, MEMBER_COLUMNS)
     cols = table.columns
@@ -956,9 +879,11 @@ def import_roster(
 ) -> ImportPlan:
     """Read, plan and (when ``apply`` and nothing is wrong) write, in one transaction. Any error
     anywhere and nothing is written. Every run is recorded in the audit log."""
-    tables = read_tables(upload, size=size)
-    with transaction.atomic():
-        plan = plan_import(tables=tables, commune=commune, user=user)
+    with (
+        open_sheets(upload, size=size, limit=settings.IMPORT_MAX_BYTES) as sheets,
+        transaction.atomic(),
+    ):
+        plan = plan_import(tables=_tables(sheets), commune=commune, user=user)
         if apply and plan.ok:
             _apply(plan, user)
         audit_record(

@@ -93,7 +93,7 @@ def clean_point(
         return None, None
     try:
         lat, lon = float(point[0]), float(point[1])
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, LookupError, OverflowError):
         raise _error(field_name, _("The location could not be read."), "point_invalid") from None
     if not (math.isfinite(lat) and math.isfinite(lon)) or not (
         MIN_LAT <= lat <= MAX_LAT and MIN_LON <= lon <= MAX_LON
@@ -111,7 +111,7 @@ def _clean_accuracy(accuracy_m: float | None) -> int | None:
         return None
     try:
         value = float(accuracy_m)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         value = -1.0
     if not math.isfinite(value) or value < 0:
         raise _error("accuracy_m", _("The accuracy must be a number of metres."), "accuracy")

@@ -23,8 +23,8 @@ install: $(STAMP)
 
 # Compile the translation catalogues with Babel (no system gettext needed).
 messages: install
-	$(BIN)/pybabel compile --statistics -d cnsc/locale -D django 2>&1 | grep -v '^$$' || true
-	@test -f cnsc/locale/vi/LC_MESSAGES/django.mo
+	$(BIN)/pybabel compile -d cnsc/locale -D django
+	$(BIN)/pybabel compile -d cnsc/locale -D djangojs
 
 setup: messages
 	$(MANAGE) migrate --noinput -v 0

@@ -274,6 +274,7 @@ ROWS = "cnsc_import_rows"
 HOUSEHOLDS = "cnsc_import_households"
 STATES_TABLE = "cnsc_import_states"
 TOUCHED = "cnsc_import_touched"
+PLACED = "cnsc_import_placed"
 
 STATE_COLUMNS = tuple(f"st_{service}" for service in STATES)
 # What Python writes for each row, in order. NULL in an optional column means "not given".
@@ -340,13 +341,18 @@ class _Stage:
         return connection.ops.adapt_datetimefield_value(moment)
 
     def create(self) -> None:
+        if self.postgres:
+            # The defaults (4 MB to sort or hash, 8 MB of buffers for temporary tables) send
+            # a large file's staging tables to disk; these last until the transaction ends.
+            self.sql("SET LOCAL work_mem = '64MB'")
+            self.sql("SET LOCAL temp_buffers = '256MB'")
         self.drop()
         old = [(name, "text") for name in self.old_columns]
         columns = ", ".join(f"{name} {kind}" for name, kind in (*STAGED, *old, *DERIVED))
         self.sql(f"CREATE TEMPORARY TABLE {ROWS} ({columns})")
 
     def drop(self) -> None:
-        for table in (ROWS, HOUSEHOLDS, STATES_TABLE, TOUCHED):
+        for table in (ROWS, HOUSEHOLDS, STATES_TABLE, TOUCHED, PLACED):
             self.sql(f"DROP TABLE IF EXISTS {table}")
 
     @contextmanager
@@ -372,11 +378,11 @@ class _Stage:
         if buffer:
             self.cursor.executemany(insert, buffer)
 
-    def analyze(self, table: str) -> None:
-        # Temporary tables have no statistics until asked: without them PostgreSQL plans the
-        # joins below as if the table were empty.
+    def analyze(self, table: str, *columns: str) -> None:
+        # Temporary tables have no statistics until asked: without them PostgreSQL misjudges
+        # the joins below. Only the columns joined on: the others would cost as much again.
         if self.postgres:
-            self.sql(f"ANALYZE {table}")
+            self.sql(f"ANALYZE {table} ({', '.join(columns)})" if columns else f"ANALYZE {table}")
 
 
 # --- Reading the rows -----------------------------------------------------------------------
@@ -730,9 +736,10 @@ def _load(sheet: Sheet, stage: _Stage, lookups: _Lookups, result: ImportResult) 
     if result.rows == 0:
         raise ImportFileError(_("The file has column names but no rows."))
     _name_foreign_hamlets(reader, result)
-    for column in ("row_no", "hh_key", "cccd_hash", "res_code", "resident_id"):
+    # PostgreSQL joins the staged rows by hashing; SQLite, which cannot, needs these two.
+    for column in ("row_no", "hh_key"):
         stage.sql(f"CREATE INDEX {ROWS}_{column} ON {ROWS} ({column})")
-    stage.analyze(ROWS)
+    stage.analyze(ROWS, "row_no", "hh_key", "hh_code", "cccd_hash", "search_name", "birth_year")
 
 
 def _name_foreign_hamlets(reader: _RowReader, result: ImportResult) -> None:
@@ -1024,7 +1031,7 @@ def _match_residents(
             "relation first."
         ),
     )
-    stage.sql(f"UPDATE {ROWS} SET action = 'create' WHERE resident_id IS NULL")
+    # A row left without an action is a new resident: the rows are not rewritten to say so.
     stage.sql(
         f"""UPDATE {ROWS} SET action = CASE
             WHEN {ROWS}.household_id IS NULL OR {ROWS}.household_id <> r.household_id
@@ -1033,13 +1040,15 @@ def _match_residents(
             ELSE 'unchanged' END
         FROM outreach_resident r WHERE r.id = {ROWS}.resident_id"""
     )
-    stage.analyze(ROWS)
 
 
 def _rank(column: str) -> str:
     cases = " ".join(f"WHEN '{state}' THEN {rank}" for state, rank in _RANK.items())
     return f"(CASE {column} {cases} END)"
 
+
+# A state of the file ahead of the stored one (none when there is no row).
+_FORWARD = f"{_rank('state')} > {_rank('COALESCE(from_state, ' + repr('none') + ')')}"
 
 _STATE_LABELS = {
     (service, state): label
@@ -1065,12 +1074,11 @@ def _check_states(stage: _Stage, result: ImportResult) -> None:
         WHERE ss.resident_id = {STATES_TABLE}.resident_id
           AND ss.service = {STATES_TABLE}.service"""
     )
-    stage.sql(f"UPDATE {STATES_TABLE} SET from_state = 'none' WHERE from_state IS NULL")
     _report(
         stage,
         result,
         f"""SELECT row_no, service, state, from_state FROM {STATES_TABLE}
-        WHERE {_rank("state")} < {_rank("from_state")}""",
+        WHERE {_rank("state")} < {_rank("COALESCE(from_state, 'none')")}""",
         (),
         "states_on",
         lambda row: (
@@ -1096,7 +1104,7 @@ def _check_states(stage: _Stage, result: ImportResult) -> None:
     )
     for service, count in stage.rows(
         f"""SELECT service, COUNT(*) FROM {STATES_TABLE}
-        WHERE {_rank("state")} > {_rank("from_state")} GROUP BY service"""
+        WHERE {_FORWARD} GROUP BY service"""
     ):
         result.counts[f"states_{service}"] = count
         result.counts["states"] += count
@@ -1105,12 +1113,15 @@ def _check_states(stage: _Stage, result: ImportResult) -> None:
 def _summarise(stage: _Stage, result: ImportResult) -> None:
     for action, count in stage.rows(f"SELECT action, COUNT(*) FROM {HOUSEHOLDS} GROUP BY action"):
         result.counts[f"households_{action}"] = count
-    for action, count in stage.rows(f"SELECT action, COUNT(*) FROM {ROWS} GROUP BY action"):
+    for action, count in stage.rows(
+        f"SELECT COALESCE(action, 'create'), COUNT(*) FROM {ROWS} GROUP BY action"
+    ):
         result.counts[f"residents_{action}"] = count
     hamlets = dict(Hamlet.objects.filter(commune=result.commune).values_list("pk", "name"))
     for row_no, action, name, house_number, street, hamlet_id in stage.rows(
-        f"""SELECT row_no, action, full_name, house_number, street, hamlet_id FROM {ROWS}
-        WHERE action <> 'unchanged' ORDER BY row_no LIMIT {PREVIEW_ROWS}"""
+        f"""SELECT row_no, COALESCE(action, 'create'), full_name, house_number, street, hamlet_id
+        FROM {ROWS} WHERE action IS NULL OR action <> 'unchanged'
+        ORDER BY row_no LIMIT {PREVIEW_ROWS}"""
     ):
         address = " ".join(p for p in (house_number, street) if p)
         place = ", ".join(p for p in (address, hamlets.get(hamlet_id, "")) if p)
@@ -1193,7 +1204,7 @@ def _write_households(stage: _Stage, commune: AdminUnit, write: _Write) -> None:
         SELECT code, %s, hamlet_id, house_number, street, address_key, NULL, NULL,
             COALESCE(phone, ''), NULL, COALESCE(team_id, hamlet_team_id), NULL, address_key, NULL,
             %s, %s
-        FROM {h} WHERE action = 'create'""",
+        FROM {h} WHERE action = 'create' ORDER BY first_row""",
         [commune.pk, write.now, write.now],
     )
     stage.sql(
@@ -1207,15 +1218,12 @@ def _write_households(stage: _Stage, commune: AdminUnit, write: _Write) -> None:
             phone = COALESCE(x.phone, outreach_household.phone),
             team_id = COALESCE(x.team_id, outreach_household.team_id),
             assigned_member_id = CASE
-                WHEN x.team_id IS NOT NULL AND x.team_id IS DISTINCT FROM outreach_household.team_id
+                WHEN x.team_id IS NOT NULL
+                 AND x.team_id IS DISTINCT FROM outreach_household.team_id
                 THEN NULL ELSE outreach_household.assigned_member_id END,
             updated_at = %s
         FROM {h} x WHERE x.action = 'update' AND outreach_household.id = x.household_id""",
         [write.now],
-    )
-    stage.sql(
-        f"""UPDATE {ROWS} SET household_id = x.household_id FROM {h} x
-        WHERE x.action = 'create' AND x.hh_key = {ROWS}.hh_key"""
     )
 
 
@@ -1224,7 +1232,7 @@ def _write_residents(stage: _Stage, write: _Write) -> None:
         stage,
         update=f"UPDATE {ROWS} SET res_code = %s WHERE row_no = %s",
         clash=f"""SELECT s.row_no FROM {ROWS} s JOIN outreach_resident r ON r.code = s.res_code
-            WHERE s.action = 'create'
+            WHERE s.action IS NULL
             UNION SELECT s.row_no FROM {ROWS} s
             JOIN (SELECT res_code FROM {ROWS} GROUP BY res_code HAVING COUNT(*) > 1) d
               ON d.res_code = s.res_code""",
@@ -1235,38 +1243,52 @@ def _write_residents(stage: _Stage, write: _Write) -> None:
         f"""INSERT INTO outreach_resident (code, household_id, full_name, search_name, sex,
             birth_year, relation_to_head, phone, cccd_hash, cccd_last4, cccd_key_id,
             owns_smartphone, welfare_beneficiary, erased_at, created_at, updated_at)
-        SELECT res_code, household_id, full_name, search_name, COALESCE(sex, ''), birth_year,
-            COALESCE(relation, %s), COALESCE(phone, ''), cccd_hash, cccd_last4, cccd_key_id,
-            smartphone, COALESCE(welfare, FALSE), NULL, %s, %s
-        FROM {ROWS} WHERE action = 'create'""",
+        SELECT s.res_code, h.household_id, s.full_name, s.search_name, COALESCE(s.sex, ''),
+            s.birth_year, COALESCE(s.relation, %s), COALESCE(s.phone, ''), s.cccd_hash,
+            s.cccd_last4, s.cccd_key_id, s.smartphone, COALESCE(s.welfare, FALSE), NULL, %s, %s
+        FROM {ROWS} s JOIN {HOUSEHOLDS} h ON h.hh_key = s.hh_key
+        WHERE s.action IS NULL ORDER BY s.row_no""",
         [Relation.OTHER, write.now, write.now],
     )
+    # Each row's resident and household, now that all exist: read once, used by every step
+    # below (rather than rewriting the staged rows).
     stage.sql(
-        f"""UPDATE {ROWS} SET resident_id = r.id FROM outreach_resident r
-        WHERE {ROWS}.action = 'create' AND r.code = {ROWS}.res_code"""
+        f"""CREATE TEMPORARY TABLE {PLACED} AS
+        SELECT s.row_no, COALESCE(s.resident_id, r.id) AS resident_id,
+               h.household_id, h.action AS household_action, s.from_household_id, s.relation,
+               s.action, s.full_name, s.search_name
+        FROM {ROWS} s JOIN {HOUSEHOLDS} h ON h.hh_key = s.hh_key
+        LEFT JOIN outreach_resident r ON s.resident_id IS NULL AND r.code = s.res_code"""
     )
+    stage.sql(f"CREATE INDEX {PLACED}_row ON {PLACED} (row_no)")
+    stage.sql(f"CREATE INDEX {PLACED}_resident ON {PLACED} (resident_id)")
+    stage.analyze(PLACED)
     stage.sql(
         f"""INSERT INTO outreach_residentmove (resident_id, from_household_id, to_household_id,
             moved_at, by_id)
-        SELECT resident_id, from_household_id, household_id, %s, %s FROM {ROWS}
+        SELECT resident_id, from_household_id, household_id, %s, %s FROM {PLACED}
         WHERE action = 'move'""",
         [write.now, write.user_id],
     )
-    # Households that lose their head (moved away, or no longer named head) and those that get
-    # one; their search name follows the head. Collected before the heads change.
+    # Existing households whose head leaves (moves away, is no longer named head), changes or
+    # changes name: recorded in their change history. Collected before the changes.
     stage.sql(f"CREATE TEMPORARY TABLE {TOUCHED} (household_id bigint)")
     stage.sql(
         f"""INSERT INTO {TOUCHED} (household_id)
-        SELECT hh.id FROM outreach_household hh JOIN {ROWS} s ON s.resident_id = hh.head_id
-        WHERE s.household_id <> hh.id OR (s.relation IS NOT NULL AND s.relation <> 'head')
-           OR (s.action = 'update' AND s.full_name <> (
-               SELECT r.full_name FROM outreach_resident r WHERE r.id = s.resident_id))
+        SELECT hh.id FROM outreach_household hh JOIN {PLACED} p ON p.resident_id = hh.head_id
+        WHERE p.household_id <> hh.id OR (p.relation IS NOT NULL AND p.relation <> 'head')
+           OR (p.action = 'update' AND p.full_name <> (
+               SELECT r.full_name FROM outreach_resident r WHERE r.id = p.resident_id))
         UNION
-        SELECT s.household_id FROM {ROWS} s JOIN outreach_household hh ON hh.id = s.household_id
-        WHERE s.relation = 'head' AND hh.head_id IS DISTINCT FROM s.resident_id"""
+        SELECT p.household_id FROM {PLACED} p JOIN outreach_household hh
+          ON hh.id = p.household_id
+        WHERE p.relation = 'head' AND p.household_action <> 'create'
+          AND hh.head_id IS DISTINCT FROM p.resident_id
+        UNION
+        SELECT household_id FROM {HOUSEHOLDS} WHERE action = 'update'"""
     )
     stage.sql(
-        f"""UPDATE outreach_resident SET household_id = s.household_id,
+        f"""UPDATE outreach_resident SET household_id = p.household_id,
             full_name = s.full_name, search_name = s.search_name,
             sex = COALESCE(s.sex, outreach_resident.sex),
             birth_year = COALESCE(s.birth_year, outreach_resident.birth_year),
@@ -1281,29 +1303,29 @@ def _write_residents(stage: _Stage, write: _Write) -> None:
             owns_smartphone = COALESCE(s.smartphone, outreach_resident.owns_smartphone),
             welfare_beneficiary = COALESCE(s.welfare, outreach_resident.welfare_beneficiary),
             updated_at = %s
-        FROM {ROWS} s
+        FROM {ROWS} s JOIN {PLACED} p ON p.row_no = s.row_no
         WHERE s.action IN ('update', 'move') AND outreach_resident.id = s.resident_id""",
         [write.now],
     )
+    # The head follows the residents' relation to the head, and the household's search name
+    # follows the head's name (what Household.save() computes).
     stage.sql(
-        f"""UPDATE outreach_household SET head_id = NULL, updated_at = %s FROM {ROWS} s
-        WHERE s.resident_id = outreach_household.head_id
-          AND (s.household_id <> outreach_household.id
-               OR (s.relation IS NOT NULL AND s.relation <> 'head'))""",
+        f"""UPDATE outreach_household SET head_id = NULL, updated_at = %s FROM {PLACED} p
+        WHERE p.resident_id = outreach_household.head_id
+          AND (p.household_id <> outreach_household.id
+               OR (p.relation IS NOT NULL AND p.relation <> 'head'))""",
         [write.now],
     )
+    named = "TRIM(p.search_name || ' ' || outreach_household.address_key)"
     stage.sql(
-        f"""UPDATE outreach_household SET head_id = s.resident_id, updated_at = %s
-        FROM {ROWS} s
-        WHERE s.relation = 'head' AND outreach_household.id = s.household_id
-          AND outreach_household.head_id IS DISTINCT FROM s.resident_id""",
+        f"""UPDATE outreach_household SET head_id = p.resident_id, search_name = {named},
+            updated_at = %s
+        FROM {PLACED} p
+        WHERE p.relation = 'head' AND outreach_household.id = p.household_id
+          AND (outreach_household.head_id IS DISTINCT FROM p.resident_id
+               OR outreach_household.search_name <> {named})""",
         [write.now],
     )
-    stage.sql(
-        f"""INSERT INTO {TOUCHED} (household_id)
-        SELECT household_id FROM {HOUSEHOLDS} WHERE action IN ('create', 'update')"""
-    )
-    stage.sql(f"CREATE INDEX {TOUCHED}_household ON {TOUCHED} (household_id)")
     stage.sql(
         f"""UPDATE outreach_household SET search_name = TRIM(COALESCE(
             (SELECT r.search_name FROM outreach_resident r
@@ -1323,48 +1345,43 @@ def _write_history(stage: _Stage, write: _Write) -> None:
     _history(
         stage,
         Household,
-        where=f"""t.id IN (SELECT household_id FROM {TOUCHED})
-            AND t.id NOT IN (SELECT household_id FROM {HOUSEHOLDS} WHERE action = 'create')""",
+        where=f"t.id IN (SELECT household_id FROM {TOUCHED})",
         kind="~",
         write=write,
     )
     _history(
         stage,
         Resident,
-        where=f"t.id IN (SELECT resident_id FROM {ROWS} WHERE action = 'create')",
+        where=f"t.id IN (SELECT resident_id FROM {PLACED} WHERE action IS NULL)",
         kind="+",
         write=write,
     )
     _history(
         stage,
         Resident,
-        where=f"t.id IN (SELECT resident_id FROM {ROWS} WHERE action IN ('update', 'move'))",
+        where=f"t.id IN (SELECT resident_id FROM {PLACED} WHERE action IN ('update', 'move'))",
         kind="~",
         write=write,
     )
 
 
 def _write_states(stage: _Stage, write: _Write) -> None:
-    st = STATES_TABLE
-    stage.sql(
-        f"""UPDATE {st} SET resident_id = s.resident_id FROM {ROWS} s
-        WHERE {st}.resident_id IS NULL AND s.row_no = {st}.row_no"""
-    )
-    forward = f"{_rank('state')} > {_rank('from_state')}"
+    changes = f"""{STATES_TABLE} st JOIN {PLACED} p ON p.row_no = st.row_no
+        WHERE {_FORWARD}"""
     stage.sql(
         f"""INSERT INTO {ServiceEvent._meta.db_table} (resident_id, service, from_state,
             to_state, backward, happened_at, recorded_at, source, visit_id, member_id, user_id,
             details)
-        SELECT resident_id, service, from_state, state, FALSE, COALESCE(states_on, %s), %s,
-            %s, NULL, NULL, %s, '{{}}'
-        FROM {st} WHERE {forward}""",
+        SELECT p.resident_id, st.service, COALESCE(st.from_state, 'none'), st.state, FALSE,
+            COALESCE(st.states_on, %s), %s, %s, NULL, NULL, %s, '{{}}'
+        FROM {changes}""",
         [write.now, write.now, Source.IMPORT, write.user_id],
     )
     stage.sql(
         f"""INSERT INTO {ServiceState._meta.db_table} (resident_id, service, state, details,
             changed_at, last_result)
-        SELECT resident_id, service, state, '{{}}', COALESCE(states_on, %s), ''
-        FROM {st} WHERE {forward}
+        SELECT p.resident_id, st.service, st.state, '{{}}', COALESCE(st.states_on, %s), ''
+        FROM {changes}
         ON CONFLICT (resident_id, service) DO UPDATE SET state = excluded.state,
             details = excluded.details, changed_at = excluded.changed_at""",
         [write.now],

@@ -69,6 +69,13 @@ TABLES = {
     "trainers": TrainingSession.trainers.through._meta.db_table,
 }
 
+# Stocks counted as sums of changes (the others are counted directly, or are flows).
+DELTA_STOCKS = (
+    ind.HOUSEHOLDS_VISITED,
+    ind.VNEID_LEVEL2,
+    ind.PAYMENT_ACCOUNT,
+    ind.WELFARE_ACCOUNT,
+)
 COUNT_CODES = tuple(i.code for i in CATALOGUE if i.measure == Measure.COUNT)
 ROSTER_TARGETS = {i.code: i.roster_target for i in CATALOGUE if i.roster_target}
 ADMIN_TYPES = (
@@ -92,6 +99,9 @@ class Plan:
     communes: set[int] | None = None
     # Start from an empty table (the full recompute): figures of periods no longer kept go too.
     replace_all: bool = False
+    # A day whose stored figures are right: stocks are then that day's figure plus the changes
+    # after it, instead of every change since the beginning (what keeps a refresh short).
+    base: dt.date | None = None
 
     @property
     def everywhere(self) -> bool:
@@ -207,6 +217,10 @@ class _Sql:
         outcome.cells = self.cells()
         outcome.values += self.write_local()
         outcome.values += self.write_rollups()
+        if plan.replace_all:
+            # Millions of rows replaced: the pages' queries need fresh statistics now, not when
+            # autovacuum gets round to it.
+            self.analyze("{iv}")
         outcome.communes = None if plan.everywhere else len(plan.communes or ())
         return outcome
 
@@ -226,6 +240,16 @@ class _Sql:
                 "WHERE commune_id IN (SELECT id FROM dash_commune)"
             )
             self.analyze("dash_commune", "dash_team")
+            # The households whose rows count for the planned communes or their teams. Queries
+            # start from this small table and walk the indexes (household → residents →
+            # service changes), instead of scanning millions of rows to keep a few thousand.
+            self.create("dash_household", "id bigint PRIMARY KEY")
+            self.execute(
+                "INSERT INTO dash_household "
+                "SELECT id FROM {household} WHERE commune_id IN (SELECT id FROM dash_commune) "
+                "UNION SELECT id FROM {household} WHERE team_id IN (SELECT id FROM dash_team)"
+            )
+            self.analyze("dash_household")
 
     def calendar_tables(self) -> None:
         """dash_calendar: each day of each period (up to today) → the period's code.
@@ -272,6 +296,20 @@ class _Sql:
             parts.append(f"{team} IN (SELECT id FROM dash_team)")
         return " AND (" + " OR ".join(parts) + ")"
 
+    def households(self) -> str:
+        """The FROM of a query over households (alias h): all of them, or the planned ones."""
+        if self.plan.everywhere:
+            return "{household} h"
+        return "dash_household dh JOIN {household} h ON h.id = dh.id"
+
+    def residents(self) -> str:
+        """Households (h) and their residents (r)."""
+        return f"{self.households()} JOIN {{resident}} r ON r.household_id = h.id"
+
+    def events(self) -> str:
+        """Households (h), residents (r) and their service changes (e)."""
+        return f"{self.residents()} JOIN {{event}} e ON e.resident_id = r.id"
+
     # --- cells ----------------------------------------------------------------------------
 
     def cells(self) -> int:
@@ -285,16 +323,21 @@ class _Sql:
             "indicator varchar(40), part char(1), commune_id bigint, hamlet_id bigint, "
             f"team_id bigint, day {self.date_type}, delta bigint",
         )
-        start = dt.datetime.combine(self.periods[0].start, dt.time.min, tzinfo=ZoneInfo(self.tz))
+        zone = ZoneInfo(self.tz)
+        start = dt.datetime.combine(self.periods[0].start, dt.time.min, tzinfo=zone)
         self.since_ts = self.ts(start)
+        base = self.plan.base
+        self.after_base = (
+            self.ts(dt.datetime.combine(base + dt.timedelta(days=1), dt.time.min, tzinfo=zone))
+            if base
+            else None
+        )
         self.roster_cells()
         self.visit_cells()
         self.event_flow_cells(ind.SIGNATURES_ISSUED, Service.SIGNATURE)
         self.training_cells()
         self.household_deltas()
-        self.age_deltas(ind.VNEID_LEVEL2, Service.VNEID, ind.VNEID_MIN_AGE)
-        self.age_deltas(ind.PAYMENT_ACCOUNT, Service.PAYMENT, ind.PAYMENT_MIN_AGE)
-        self.welfare_deltas()
+        self.resident_deltas()
         self.stock_cells()
         self.analyze("dash_cell")
         self.execute("SELECT COUNT(*) FROM dash_cell")
@@ -388,6 +431,13 @@ class _Sql:
         )
 
     def visit_cells(self) -> None:
+        # Planned communes: the visits to their households (an index walk per household)
+        # rather than every visit of the period filtered.
+        visits = (
+            "{visit} v"
+            if self.plan.everywhere
+            else "dash_household dv JOIN {visit} v ON v.household_id = dv.id"
+        )
         # The visit's commune and team are those at the time of the visit; the hamlet is the
         # household's when it lies in that commune.
         self.execute(
@@ -401,9 +451,9 @@ class _Sql:
                        v.team_id AS c_team,
                        {self.local_date("v.happened_at")} AS c_day,
                        COUNT(*) AS n
-                FROM {{visit}} v
+                FROM {visits}
                 JOIN {{household}} h ON h.id = v.household_id
-                WHERE v.happened_at >= %s {self.only(commune="v.commune_id", team="v.team_id")}
+                WHERE v.happened_at >= %s
                 GROUP BY v.commune_id,
                          CASE WHEN h.commune_id = v.commune_id THEN h.hamlet_id ELSE 0 END,
                          v.team_id, {self.local_date("v.happened_at")}
@@ -427,11 +477,9 @@ class _Sql:
                 SELECT h.commune_id AS c_commune, h.hamlet_id AS c_hamlet,
                        COALESCE(h.team_id, 0) AS c_team,
                        {self.local_date("e.happened_at")} AS c_day, COUNT(*) AS n
-                FROM {{event}} e
-                JOIN {{resident}} r ON r.id = e.resident_id
-                JOIN {{household}} h ON h.id = r.household_id
+                FROM {self.events()}
                 WHERE e.service = %s AND e.to_state = %s AND e.from_state <> %s
-                  AND e.happened_at >= %s {self.only(commune="h.commune_id", team="h.team_id")}
+                  AND e.happened_at >= %s
                 GROUP BY h.commune_id, h.hamlet_id, h.team_id,
                          {self.local_date("e.happened_at")}
             ) x
@@ -485,105 +533,180 @@ class _Sql:
 
     # --- stocks as sums of changes --------------------------------------------------------------
 
-    def delta(
-        self,
-        select: str,
-        group_day: str,
-        params: list[Any],
-        where: str = "",
-        where_params: Sequence[Any] = (),
-    ) -> None:
+    def delta(self, select: str, group_day: str, params: list[Any]) -> None:
         self.execute(
             f"""
             INSERT INTO dash_delta
             {select}
-            WHERE 1 = 1 {where} {self.only(commune="h.commune_id", team="h.team_id")}
             GROUP BY h.commune_id, h.hamlet_id, h.team_id, {group_day}
             """,
-            [*params, *where_params],
+            params,
         )
 
     def household_deltas(self) -> None:
+        """Households on the list from the day they were listed; visited from the later of
+        that day and their first visit. From a base day: only households listed or first
+        visited after it (found through the visits since, not by reading every visit)."""
         code = ind.HOUSEHOLDS_VISITED
         created = self.local_date("h.created_at")
+        listed_since = [] if self.after_base is None else [self.after_base]
         self.delta(
-            f"SELECT %s, 'd', {self.household_cell()}, {created}, COUNT(*) FROM {{household}} h",
+            f"SELECT %s, 'd', {self.household_cell()}, {created}, COUNT(*) "
+            f"FROM {self.households()} " + ("WHERE h.created_at >= %s" if listed_since else ""),
             created,
-            [code],
+            [code, *listed_since],
         )
         first_visit = self.greatest(created, self.local_date("f.first_at"))
+        after: list[Any] = []
+        if self.plan.base is None:
+            visits = (
+                "{visit} v"
+                if self.plan.everywhere
+                else "dash_household dv JOIN {visit} v ON v.household_id = dv.id"
+            )
+            since_base = ""
+        else:
+            self.create("dash_hh_recent", "id bigint PRIMARY KEY")
+            self.execute(
+                f"INSERT INTO dash_hh_recent SELECT h.id FROM {self.households()} "
+                "WHERE h.created_at >= %s "
+                "UNION SELECT v.household_id FROM {visit} v WHERE v.happened_at >= %s",
+                [self.after_base, self.after_base],
+            )
+            self.analyze("dash_hh_recent")
+            visits = "dash_hh_recent dv JOIN {visit} v ON v.household_id = dv.id"
+            since_base = f"WHERE {first_visit} > %s"
+            after = [self.d(self.plan.base)]
         self.delta(
             f"""
             SELECT %s, 'n', {self.household_cell()}, {first_visit}, COUNT(*)
-            FROM {{household}} h
+            FROM {self.households()}
             JOIN (
                 SELECT v.household_id, MIN(v.happened_at) AS first_at
-                FROM {{visit}} v GROUP BY v.household_id
+                FROM {visits} GROUP BY v.household_id
             ) f ON f.household_id = h.id
+            {since_base}
             """,
             first_visit,
-            [code],
+            [code, *after],
         )
 
-    def age_deltas(self, code: str, service: str, min_age: int) -> None:
-        """Residents counted from the later of their registration and 1 January of the year
-        they reach ``min_age``; those in the service's final state among them."""
-        created = self.local_date("r.created_at")
-        of_age = self.jan1(f"r.birth_year + {int(min_age)}")
-        counted_from = self.greatest(created, of_age)
-        self.delta(
-            f"""
-            SELECT %s, 'd', {self.household_cell()}, {counted_from}, COUNT(*)
-            FROM {{resident}} r JOIN {{household}} h ON h.id = r.household_id
-            """,
-            counted_from,
-            [code],
-            where="AND r.birth_year IS NOT NULL",
-        )
-        self.state_deltas(
-            code,
-            service,
-            self.greatest(self.local_date("e.happened_at"), created, of_age),
-            "AND r.birth_year IS NOT NULL",
-        )
-
-    def welfare_deltas(self) -> None:
-        code = ind.WELFARE_ACCOUNT
-        created = self.local_date("r.created_at")
-        self.delta(
-            f"""
-            SELECT %s, 'd', {self.household_cell()}, {created}, COUNT(*)
-            FROM {{resident}} r JOIN {{household}} h ON h.id = r.household_id
-            """,
-            created,
-            [code],
-            where="AND r.welfare_beneficiary",
-        )
-        self.state_deltas(
-            code,
-            Service.WELFARE_ACCOUNT,
-            self.greatest(self.local_date("e.happened_at"), created),
-            "AND r.welfare_beneficiary",
-        )
-
-    def state_deltas(self, code: str, service: str, day: str, where: str) -> None:
-        """+1 when an event reaches the service's final state, -1 when one leaves it. Every
+    def resident_deltas(self) -> None:
+        """Shares of residents: VNeID level 2 among those aged 14+, a payment account among
+        15+, welfare paid through an account among beneficiaries. A resident counts from the
+        later of their registration and 1 January of the year they reach the age; among them,
+        +1 when a change reaches the service's final state and -1 when one leaves it. Every
         change of a service state comes with its event (cnsc.outreach.services), so the sum up
-        to a day is the number of residents in that state on that day."""
-        goal = GOAL[service]
-        self.delta(
+        to a day is the number of residents in that state on that day. One pass over the
+        residents and one over their changes, for the three shares together."""
+        self.create(
+            "dash_rule",
+            "indicator varchar(40), service varchar(16), goal varchar(16), min_age integer, "
+            "welfare boolean",
+        )
+        self.insert_rows(
+            "dash_rule",
+            [
+                (ind.VNEID_LEVEL2, Service.VNEID, GOAL[Service.VNEID], ind.VNEID_MIN_AGE, False),
+                (
+                    ind.PAYMENT_ACCOUNT,
+                    Service.PAYMENT,
+                    GOAL[Service.PAYMENT],
+                    ind.PAYMENT_MIN_AGE,
+                    False,
+                ),
+                (
+                    ind.WELFARE_ACCOUNT,
+                    Service.WELFARE_ACCOUNT,
+                    GOAL[Service.WELFARE_ACCOUNT],
+                    None,
+                    True,
+                ),
+            ],
+        )
+        created = self.local_date("r.created_at")
+        of_age = self.jan1("r.birth_year + q.min_age")
+        counted = (
+            "((q.min_age IS NOT NULL AND r.birth_year IS NOT NULL) "
+            "OR (q.welfare AND r.welfare_beneficiary))"
+        )
+        counted_from = (
+            f"CASE WHEN q.min_age IS NULL THEN {created} ELSE {self.greatest(created, of_age)} END"
+        )
+        recent_residents, after_base, recent_resident = "", "", ""
+        base_params: list[Any] = []
+        recent_params: list[Any] = []
+        if self.plan.base is not None:
+            base, today = self.plan.base, self.plan.today
+            # Listed after the base day, or reaching 14 or 15 on a 1 January after it.
+            recent_resident = "(r.created_at >= %s OR (r.birth_year > %s AND r.birth_year <= %s))"
+            recent_params = [
+                self.after_base,
+                base.year - ind.PAYMENT_MIN_AGE,
+                today.year - ind.VNEID_MIN_AGE,
+            ]
+            recent_residents = f"WHERE {recent_resident}"
+            after_base = "AND x.c_day > %s"
+            base_params = [self.d(base)]
+        self.execute(
             f"""
-            SELECT %s, 'n', {self.household_cell()}, {day},
-                   SUM(CASE WHEN e.to_state = %s THEN 1 ELSE 0 END
-                       - CASE WHEN e.from_state = %s THEN 1 ELSE 0 END)
-            FROM {{event}} e
-            JOIN {{resident}} r ON r.id = e.resident_id
-            JOIN {{household}} h ON h.id = r.household_id
+            INSERT INTO dash_delta
+            SELECT x.indicator, 'd', x.c_commune, x.c_hamlet, x.c_team, x.c_day, COUNT(*)
+            FROM (
+                SELECT q.indicator, h.commune_id AS c_commune, h.hamlet_id AS c_hamlet,
+                       COALESCE(h.team_id, 0) AS c_team, {counted_from} AS c_day
+                FROM {self.residents()} JOIN dash_rule q ON {counted}
+                {recent_residents}
+            ) x
+            WHERE 1 = 1 {after_base}
+            GROUP BY x.indicator, x.c_commune, x.c_hamlet, x.c_team, x.c_day
             """,
-            day,
-            [code, goal, goal],
-            where=f"AND e.service = %s AND (e.to_state = %s OR e.from_state = %s) {where}",
-            where_params=[service, goal, goal],
+            [*recent_params, *base_params],
+        )
+        happened = self.local_date("e.happened_at")
+        event_params: list[Any] = []
+        events_from = self.events()
+        if self.plan.base is not None:
+            # Only what changed after the base day: events since, and the events of residents
+            # listed since or reaching the age since (a new year).
+            self.create("dash_res_recent", "id bigint PRIMARY KEY")
+            self.execute(
+                f"INSERT INTO dash_res_recent SELECT r.id FROM {self.residents()} "
+                f"WHERE {recent_resident}",
+                recent_params,
+            )
+            self.analyze("dash_res_recent")
+            events_from = (
+                "(SELECT e.* FROM {event} e WHERE e.happened_at >= %s "
+                "AND e.service IN (SELECT service FROM dash_rule) "
+                "UNION SELECT e.* FROM dash_res_recent rr JOIN {event} e "
+                "ON e.resident_id = rr.id) e "
+                "JOIN {resident} r ON r.id = e.resident_id "
+                "JOIN {household} h ON h.id = r.household_id"
+            )
+            if not self.plan.everywhere:
+                events_from += " JOIN dash_household dh ON dh.id = h.id"
+            event_params = [self.after_base]
+        changed_from = (
+            f"CASE WHEN q.min_age IS NULL THEN {self.greatest(happened, created)} "
+            f"ELSE {self.greatest(happened, created, of_age)} END"
+        )
+        self.execute(
+            f"""
+            INSERT INTO dash_delta
+            SELECT x.indicator, 'n', x.c_commune, x.c_hamlet, x.c_team, x.c_day, SUM(x.d)
+            FROM (
+                SELECT q.indicator, h.commune_id AS c_commune, h.hamlet_id AS c_hamlet,
+                       COALESCE(h.team_id, 0) AS c_team, {changed_from} AS c_day,
+                       CASE WHEN e.to_state = q.goal THEN 1 ELSE 0 END
+                       - CASE WHEN e.from_state = q.goal THEN 1 ELSE 0 END AS d
+                FROM {events_from} JOIN dash_rule q ON q.service = e.service
+                WHERE (e.to_state = q.goal OR e.from_state = q.goal) AND {counted}
+            ) x
+            WHERE 1 = 1 {after_base}
+            GROUP BY x.indicator, x.c_commune, x.c_hamlet, x.c_team, x.c_day
+            """,
+            [*event_params, *base_params],
         )
 
     def stock_cells(self) -> None:
@@ -678,23 +801,49 @@ class _Sql:
             GROUP BY c.indicator, c.team_id, c.period
             """
         )
+        if self.plan.base is not None:
+            self.add_base()
         if self.plan.replace_all:
             self.execute("DELETE FROM {iv}")
         elif self.plan.everywhere:
             self.execute("DELETE FROM {iv} WHERE period IN (SELECT code FROM dash_period)")
         else:
-            self.execute(
-                """
-                DELETE FROM {iv}
-                WHERE period IN (SELECT code FROM dash_period)
-                  AND ((unit_type = 'commune' AND unit_id IN (SELECT id FROM dash_commune))
-                    OR (unit_type = 'hamlet' AND unit_id IN (
-                            SELECT id FROM {hamlet}
-                            WHERE commune_id IN (SELECT id FROM dash_commune)))
-                    OR (unit_type = 'team' AND unit_id IN (SELECT id FROM dash_team)))
-                """
-            )
+            # One statement per unit type: each walks the (unit type, unit) index.
+            for unit_type, ids in (
+                ("commune", "SELECT id FROM dash_commune"),
+                ("hamlet", "SELECT id FROM {hamlet} WHERE commune_id IN "
+                           "(SELECT id FROM dash_commune)"),
+                ("team", "SELECT id FROM dash_team"),
+            ):  # fmt: skip
+                self.execute(
+                    f"DELETE FROM {{iv}} WHERE unit_type = %s AND unit_id IN ({ids}) "
+                    "AND period IN (SELECT code FROM dash_period)",
+                    [unit_type],
+                )
         return self.store()
+
+    def add_base(self) -> None:
+        """Stocks counted from the base day: its stored figure, for each period, to which the
+        changes since (already in dash_unit) add up in store()."""
+        base = self.plan.base
+        assert base is not None
+        stocks = ", ".join(f"'{c}'" for c in DELTA_STOCKS)
+        wanted = {
+            "commune": "SELECT id FROM dash_commune",
+            "hamlet": "SELECT id FROM {hamlet} WHERE commune_id IN (SELECT id FROM dash_commune)",
+            "team": "SELECT id FROM dash_team",
+        }
+        for unit_type, ids in wanted.items():
+            keep = "" if self.plan.everywhere else f"AND b.unit_id IN ({ids})"
+            self.execute(
+                f"""
+                INSERT INTO dash_unit
+                SELECT b.indicator, b.unit_type, b.unit_id, p.code, b.numerator, b.denominator
+                FROM {{iv}} b CROSS JOIN dash_period p
+                WHERE b.unit_type = %s AND b.period = %s AND b.indicator IN ({stocks}) {keep}
+                """,
+                [unit_type, base.strftime("%Y%m%d")],
+            )
 
     def write_rollups(self) -> int:
         """Provinces from their communes, former units from their hamlets, as stored."""
@@ -753,29 +902,25 @@ class _Sql:
                 """,
                 [unit_type],
             )
-        rollup_types = ", ".join(
-            f"'{t}'"
-            for t in (
-                UnitType.PROVINCE,
-                UnitType.FORMER_COMMUNE,
-                UnitType.FORMER_DISTRICT,
-                UnitType.FORMER_PROVINCE,
-            )
-        )
         if restrict:
             # Every unit rolled up again loses its old figures, including ones now zero.
-            self.execute(
-                f"""
-                DELETE FROM {{iv}}
-                WHERE period IN ({periods}) AND unit_type IN ({rollup_types})
-                  AND ((unit_type = 'province' AND unit_id IN ({provinces}))
-                    OR (unit_type = 'former_commune' AND unit_id IN ({touched_formers}))
-                    OR (unit_type = 'former_district' AND unit_id IN (
-                            SELECT parent_id FROM {{unit}} WHERE id IN ({touched_formers})))
-                    OR (unit_type = 'former_province' AND unit_id IN (
-                            SELECT province_id FROM {{unit}} WHERE id IN ({touched_formers}))))
-                """
-            )
+            for unit_type, ids in (
+                (UnitType.PROVINCE, provinces),
+                (UnitType.FORMER_COMMUNE, touched_formers),
+                (
+                    UnitType.FORMER_DISTRICT,
+                    f"SELECT parent_id FROM {{unit}} WHERE id IN ({touched_formers})",
+                ),
+                (
+                    UnitType.FORMER_PROVINCE,
+                    f"SELECT province_id FROM {{unit}} WHERE id IN ({touched_formers})",
+                ),
+            ):
+                self.execute(
+                    f"DELETE FROM {{iv}} WHERE unit_type = %s AND unit_id IN ({ids}) "
+                    f"AND period IN ({periods})",
+                    [unit_type],
+                )
         return self.store()
 
     def store(self) -> int:
@@ -802,7 +947,11 @@ class _Sql:
             FROM (
                 SELECT u.indicator, u.unit_type, u.unit_id, p.type, p.code, p.start_day, u.num,
                        CASE {roster_den} ELSE u.den END AS den
-                FROM dash_unit u
+                FROM (
+                    -- A stock counted from a base day has two rows: the base and the changes.
+                    SELECT indicator, unit_type, unit_id, period, SUM(num) AS num, SUM(den) AS den
+                    FROM dash_unit GROUP BY indicator, unit_type, unit_id, period
+                ) u
                 JOIN dash_period p ON p.code = u.period
                 LEFT JOIN {{target}} tt ON tt.unit_id = u.unit_id AND tt.year = p.year
                                         AND u.unit_type IN ({admin_types})

@@ -46,6 +46,8 @@ class RefreshResult:
     periods: int = 0
     values: int = 0
     since: dt.datetime | None = None
+    # Stocks counted from this day's stored figures (None: from the beginning).
+    base: dt.date | None = None
 
     def __str__(self) -> str:
         if self.mode == "busy":
@@ -53,8 +55,9 @@ class RefreshResult:
         if self.mode == "idle":
             return f"nothing recorded since {self.since:%Y-%m-%d %H:%M:%S}: nothing to do"
         where = "all communes" if self.communes is None else f"{self.communes} commune(s)"
+        base = f", stocks from {self.base:%Y-%m-%d}" if self.base else ""
         return (
-            f"{self.mode}: {self.values:,} figures for {self.periods} period(s) of {where} "
+            f"{self.mode}: {self.values:,} figures for {self.periods} period(s) of {where}{base} "
             f"in {self.seconds:.1f}s"
         )
 
@@ -123,12 +126,16 @@ def indicators_refresh(*, now: dt.datetime | None = None) -> RefreshResult:
             if (changed or new_day)
             else []
         )
+        base = base_day(
+            first_day - dt.timedelta(days=1), timezone.localdate(state.watermark), today
+        )
         outcome = compute.run(
             compute.Plan(
                 periods=periods,
                 today=today,
                 computed_at=now,
                 communes=None if new_day else set(changed),
+                base=base,
             )
         )
         values = outcome.values + compute.roster_targets_apply(targets)
@@ -144,8 +151,31 @@ def indicators_refresh(*, now: dt.datetime | None = None) -> RefreshResult:
         }
         state.save()
     return RefreshResult(
-        "incremental", seconds, None if new_day else len(changed), len(periods), values, since
+        "incremental",
+        seconds,
+        None if new_day else len(changed),
+        len(periods),
+        values,
+        since,
+        base,
     )
+
+
+def base_day(wanted: dt.date, last_run: dt.date, today: dt.date) -> dt.date | None:
+    """The day whose stored stocks a refresh can count on: no later than ``wanted`` (the day
+    before the earliest change) nor than the last run's day (later days were never computed),
+    one of the days kept, and with figures stored. None: count stocks from the beginning."""
+    from .models import IndicatorValue
+    from .periods import PeriodType, period_containing
+
+    day = min(wanted, last_run)
+    period = period_containing(PeriodType.DAY, day)
+    if not horizon(today).keeps(period):
+        return None
+    stored = IndicatorValue.objects.filter(
+        unit_type="commune", period=period.code, indicator__in=compute.DELTA_STOCKS
+    ).exists()
+    return day if stored else None
 
 
 def safe_watermark(now: dt.datetime) -> dt.datetime:

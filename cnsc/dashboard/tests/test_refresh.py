@@ -167,3 +167,44 @@ def test_recompute_drops_figures_of_periods_no_longer_kept(built, settings):
         .count()
         == 2
     )
+
+
+def test_a_refresh_gives_the_figures_a_full_recompute_gives(built):
+    """The refresh counts stocks from yesterday's stored figures plus the changes since; the
+    full recompute from every change since the beginning. They must agree."""
+    from cnsc.outreach.catalogue import State
+    from cnsc.outreach.services import household_create, resident_create, service_state_set
+
+    w = built
+    record_visit(w, "agree")
+    household = household_create(hamlet=w.hamlets["A"], house_number="99", team=w.teams["A"])
+    resident_create(household=household, full_name="Cư dân mới", birth_year=1950,
+                    welfare_beneficiary=True)  # fmt: skip
+    resident_create(household=household, full_name="Cư dân trẻ", birth_year=2012)
+    ten_days_ago = timezone.now() - dt.timedelta(days=10)
+    service_state_set(
+        resident=w.residents["r5"], service=Service.VNEID, state=State.LEVEL2, by=None,
+        happened_at=ten_days_ago,
+    )  # fmt: skip
+    service_state_set(
+        resident=w.residents["r6"], service=Service.VNEID, state=State.LEVEL1, by=None,
+        allow_backward=True,
+    )  # fmt: skip
+    result = indicators_refresh()
+    assert result.mode == "incremental"
+    assert result.base == timezone.localdate(ten_days_ago) - dt.timedelta(days=1)
+
+    def figures():
+        return set(
+            IndicatorValue.objects.values_list(
+                "indicator", "unit_type", "unit_id", "period", "numerator", "denominator"
+            )
+        )
+
+    refreshed = figures()
+    indicators_recompute()
+    recomputed = figures()
+    assert refreshed == recomputed
+    # And the changes are in them: the late change ten days ago reached that day's figure.
+    day = period_containing(PeriodType.DAY, timezone.localdate(ten_days_ago)).code
+    assert figure("25747", ind.VNEID_LEVEL2, day).numerator >= 3

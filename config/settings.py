@@ -6,7 +6,6 @@ A value that cannot be used stops the start with ImproperlyConfigured naming the
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -308,14 +307,10 @@ BOT_INVITATION_DAYS = env_int("BOT_INVITATION_DAYS", 7)
 BOT_ASK_VISIT_TIME_AFTER_MINUTES = env_int("BOT_ASK_VISIT_TIME_AFTER_MINUTES", 15)
 
 # --- Background jobs (django-tasks) ------------------------------------------------------------
-# Broadcasts are delivered by a task. The queue in the database comes from the django-tasks-db
-# package (the backend left django-tasks in 0.12); where it is not installed, jobs are only
-# recorded and `manage.py send_broadcasts` delivers what is queued.
-if importlib.util.find_spec("django_tasks_db") is not None:
-    INSTALLED_APPS.append("django_tasks_db")
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
-else:
-    TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+# Broadcasts are delivered by a task, queued in the database (django-tasks-db) so a restart of
+# the worker (`manage.py db_worker`) loses nothing.
+INSTALLED_APPS.append("django_tasks_db")
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # --- Indicators, dashboards, API and open data ---------------------------------------------------
 # Figures are kept for months, quarters and years from this day, for the last INDICATORS_WEEKS

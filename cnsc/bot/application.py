@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import warnings
 from typing import Any
 
@@ -118,12 +119,22 @@ async def _photo(message: Message, bot: Bot) -> Photo | None:
     return Photo(content=content, size=len(content))
 
 
+def _coordinate(value: Any) -> float:
+    """A coordinate as a float; NaN (outside every bound) for what Telegram would never send."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
 async def to_event(update: Update, bot: Bot) -> Event | None:
     """The event in ``update``, or None for what the bot does not handle (edits, channel posts,
     group chats, service messages...)."""
     key = f"tg:{update.update_id}"
     query = update.callback_query
     if query is not None:
+        if query.from_user is None:
+            return None
         message = query.message if isinstance(query.message, Message) else None
         chat = message.chat if message else None
         if chat is not None and chat.type != ChatType.PRIVATE:
@@ -134,11 +145,16 @@ async def to_event(update: Update, bot: Bot) -> Event | None:
             chat_id=chat.id if chat else query.from_user.id,
             sent_at=timezone.now(),
             message_id=message.message_id if message else None,
-            button=(query.data or "")[:64],
+            button=(query.data or "")[:64].replace("\x00", ""),
             language=query.from_user.language_code or "",
         )
     message = update.message
-    if message is None or message.from_user is None or message.chat.type != ChatType.PRIVATE:
+    if (
+        message is None
+        or message.from_user is None
+        or message.chat is None
+        or message.chat.type != ChatType.PRIVATE
+    ):
         return None
     command, args = _command(message)
     location = None
@@ -148,8 +164,8 @@ async def to_event(update: Update, bot: Bot) -> Event | None:
             warnings.simplefilter("ignore")
             live = bool(message.location.live_period)
         location = Location(
-            latitude=message.location.latitude,
-            longitude=message.location.longitude,
+            latitude=_coordinate(message.location.latitude),
+            longitude=_coordinate(message.location.longitude),
             accuracy_m=message.location.horizontal_accuracy,
             live=live,
         )
@@ -169,8 +185,9 @@ async def to_event(update: Update, bot: Bot) -> Event | None:
         sent_at=message.date if message.date.tzinfo else message.date.replace(tzinfo=dt.UTC),
         message_id=message.message_id,
         command=command,
-        args=args,
-        text=text.strip()[:4000],
+        args=args.replace("\x00", ""),
+        # PostgreSQL stores no NUL in text, and no one types one on purpose.
+        text=text.replace("\x00", "").strip()[:4000],
         location=location,
         contact=contact,
         photo=photo,

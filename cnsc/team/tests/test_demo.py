@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import phonenumbers
 import pytest
 from django.apps import apps
 from django.core.management import call_command
@@ -117,6 +118,8 @@ def test_rows_hold_what_the_services_would_store(seeded):
     assert all(m.full_name == nfc(m.full_name) for m in members)
     assert all(m.search_name == search_key(m.full_name) for m in members)
     assert all(normalize_phone(m.phone) == m.phone for m in members)
+    mobile = phonenumbers.PhoneNumberType.MOBILE
+    assert all(phonenumbers.number_type(phonenumbers.parse(m.phone)) == mobile for m in members)
     assert all(m.consent_given_at and m.consent_purpose for m in members)
     with_cccd = [m for m in members if m.cccd_hash]
     assert 0.2 < len(with_cccd) / len(members) < 0.6

@@ -106,6 +106,34 @@ def prepare_database() -> None:
     UnitAssignment.objects.create(user=user, unit=city)
 
 
+# --- CPU time -------------------------------------------------------------------------------
+# The machine may be shared: wall-clock seconds then measure the neighbours too. CPU seconds of
+# this process and of its PostgreSQL backend (read from /proc, same machine) do not.
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process of this machine; 0 when /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def django_backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 # --- COPY baselines -------------------------------------------------------------------------
 
 
@@ -118,6 +146,8 @@ def copy_baseline(url: str, files: list[Path], columns: int) -> tuple[float, int
         names = ", ".join(f"c{i} text" for i in range(columns))
         conn.execute(f"CREATE TABLE bench_copy ({names})")  # type: ignore[arg-type]
         conn.commit()
+        backend = conn.info.backend_pid
+        cpu_before = process_cpu(backend) + own_cpu()
         started = time.perf_counter()
         with conn.cursor() as cursor:
             for path in files:
@@ -129,10 +159,15 @@ def copy_baseline(url: str, files: list[Path], columns: int) -> tuple[float, int
                         copy.write(chunk)
         conn.commit()
         seconds = time.perf_counter() - started
+        COPY_CPU[columns] = process_cpu(backend) + own_cpu() - cpu_before
         rows = conn.execute("SELECT COUNT(*) FROM bench_copy").fetchone()
         conn.execute("DROP TABLE bench_copy")
         conn.commit()
     return seconds, int(rows[0]) if rows else 0
+
+
+# CPU seconds (this process and the backend) of the last COPY baseline, by column count.
+COPY_CPU: dict[int, float] = {}
 
 
 # --- The household import, in a child process -----------------------------------------------
@@ -152,6 +187,8 @@ def import_files(files: list[Path], *, apply: bool, rollback: bool = False) -> d
 
     user = User.objects.get(username=BENCH_USER)
     totals: dict[str, Any] = {"rows": 0, "seconds": 0.0, "counts": {}}
+    backend = django_backend_pid()
+    cpu = own_cpu(), process_cpu(backend)
     for path in files:
         commune = ward_of(path)
         started = time.perf_counter()
@@ -174,6 +211,8 @@ def import_files(files: list[Path], *, apply: bool, rollback: bool = False) -> d
         totals["rows"] += result.rows
         for key, value in result.counts.items():
             totals["counts"][key] = totals["counts"].get(key, 0) + value
+    totals["cpu_seconds"] = own_cpu() - cpu[0]
+    totals["db_cpu_seconds"] = process_cpu(backend) - cpu[1]
     return totals
 
 
@@ -185,11 +224,7 @@ def child_import(
     result: dict[str, Any] = {}
     if dry_run:
         result["dry_run"] = import_files(files, apply=False)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_before = usage.ru_utime + usage.ru_stime
     result["apply"] = import_files(files, apply=True, rollback=rollback)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    result["apply"]["cpu_seconds"] = usage.ru_utime + usage.ru_stime - cpu_before
     if trace:
         result["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
@@ -198,11 +233,39 @@ def child_import(
 
 
 def run_child(env: dict[str, str], *args: str) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode:
-        sys.exit(f"child {args[0]} failed:\n{done.stderr[-4000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return run_children(env, [list(args)])[0]
+
+
+def run_children(env: dict[str, str], jobs: list[list[str]]) -> list[dict[str, Any]]:
+    """Child processes run at the same time, one per job; their JSON results."""
+    running = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", *job],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for job in jobs
+    ]
+    results = []
+    for job, process in zip(jobs, running, strict=True):
+        out, err = process.communicate()
+        if process.returncode:
+            sys.exit(f"child {job[0]} failed:\n{err[-4000:]}")
+        results.append(dict(json.loads(out.strip().splitlines()[-1])))
+    return results
+
+
+def shares(files: list[Path], workers: int) -> list[list[Path]]:
+    """The files in ``workers`` groups of about the same size, largest first."""
+    groups: list[list[Path]] = [[] for _ in range(workers)]
+    sizes = [0] * workers
+    for path in sorted(files, key=lambda p: p.stat().st_size, reverse=True):
+        smallest = sizes.index(min(sizes))
+        groups[smallest].append(path)
+        sizes[smallest] += path.stat().st_size
+    return [g for g in groups if g]
 
 
 # --- One big file ---------------------------------------------------------------------------
@@ -262,6 +325,8 @@ def load_visits(url: str, path: Path) -> dict[str, Any]:
         tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool,
         path.open(encoding="utf-8", newline="") as source,
     ):
+        backend = conn.info.backend_pid
+        cpu_before = own_cpu() + process_cpu(backend)
         cur.execute(
             """CREATE TEMP TABLE bench_visits (key text, ward text, household text, phone text,
             happened_at timestamptz, latitude float8, longitude float8, accuracy integer,
@@ -293,11 +358,13 @@ def load_visits(url: str, path: Path) -> dict[str, Any]:
         for statement in VISIT_SQL:
             cur.execute(statement)  # type: ignore[arg-type]
         conn.commit()
+        cpu = own_cpu() + process_cpu(backend) - cpu_before
     return {
         "visits": visits,
         "outcomes": outcomes,
         "seconds": time.perf_counter() - started,
         "staging_seconds": staging_seconds,
+        "cpu_seconds": cpu,
     }
 
 
@@ -390,8 +457,8 @@ def child_one_by_one(count: int) -> dict[str, Any]:
         ]
         plans.append((rng.choice(team_members), household, outcomes))
     now = timezone.now()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_before = usage.ru_utime + usage.ru_stime
+    backend = django_backend_pid()
+    cpu_before = own_cpu(), process_cpu(backend)
     started = time.perf_counter()
     for n, (member, household, outcomes) in enumerate(plans):
         visit_record(
@@ -404,17 +471,34 @@ def child_one_by_one(count: int) -> dict[str, Any]:
             point=None,
         )
     seconds = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "visits": len(plans),
         "outcomes": sum(len(p[2]) for p in plans),
         "seconds": seconds,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before,
-        "rss_peak_mb": usage.ru_maxrss / 1024,
+        "cpu_seconds": own_cpu() - cpu_before[0],
+        "db_cpu_seconds": process_cpu(backend) - cpu_before[1],
+        "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
 # --- Main -----------------------------------------------------------------------------------
+
+
+def merge(parts: list[dict[str, Any]], wall: float) -> dict[str, Any]:
+    """Several workers' results as one: rows add up; time is the longest worker's (they ran
+    together), per phase."""
+    merged: dict[str, Any] = {"workers": len(parts)}
+    for phase in ("dry_run", "apply"):
+        if phase in parts[0]:
+            merged[phase] = {
+                "rows": sum(p[phase]["rows"] for p in parts),
+                "seconds": max(p[phase]["seconds"] for p in parts),
+                "cpu_seconds": sum(p[phase].get("cpu_seconds", 0) for p in parts),
+                "db_cpu_seconds": sum(p[phase].get("db_cpu_seconds", 0) for p in parts),
+            }
+    merged["rss_peak_mb"] = max(p["rss_peak_mb"] for p in parts)
+    merged["wall_seconds"] = wall
+    return merged
 
 
 def matching_data(data: Path, args: argparse.Namespace) -> bool:
@@ -448,6 +532,9 @@ def main() -> None:
     parser.add_argument("--one-by-one", type=int, default=2000)
     parser.add_argument("--big", type=int, default=0, help="residents in one extra big file")
     parser.add_argument("--no-trace", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="wards imported at the same time (default 1)"
+    )
     parser.add_argument("--no-dry-run", action="store_true")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -499,14 +586,23 @@ def main() -> None:
         biggest = max(files, key=lambda p: p.stat().st_size)
 
         copy_seconds, copy_rows = copy_baseline(bench_url, files, 22)
-        report["copy_households"] = {"seconds": copy_seconds, "rows": copy_rows}
+        report["copy_households"] = {
+            "seconds": copy_seconds,
+            "rows": copy_rows,
+            "cpu_seconds": COPY_CPU[22],
+        }
         log(
             f"COPY baseline: {copy_rows:,} rows in {copy_seconds:.1f}s "
             f"({rate(copy_rows, copy_seconds)})"
         )
 
-        flags = "" if args.no_dry_run else "d"
-        imported = run_child(env, "import", flags or "-", *map(str, files))
+        flags = "-" if args.no_dry_run else "d"
+        started = time.perf_counter()
+        parts = run_children(
+            env, [["import", flags, *map(str, group)] for group in shares(files, args.workers)]
+        )
+        wall = time.perf_counter() - started
+        imported = parts[0] if len(parts) == 1 else merge(parts, wall)
         report["import"] = imported
         apply = imported["apply"]
         log(
@@ -538,7 +634,11 @@ def main() -> None:
 
         visits_file = data / "visits.csv"
         visit_copy_seconds, visit_copy_rows = copy_baseline(bench_url, [visits_file], 9)
-        report["copy_visits"] = {"seconds": visit_copy_seconds, "rows": visit_copy_rows}
+        report["copy_visits"] = {
+            "seconds": visit_copy_seconds,
+            "rows": visit_copy_rows,
+            "cpu_seconds": COPY_CPU[9],
+        }
         loaded = load_visits(bench_url, visits_file)
         report["visits_load"] = loaded
         log(f"visits loaded: {loaded['visits']:,} in {loaded['seconds']:.0f}s")
@@ -556,31 +656,46 @@ def main() -> None:
     print_report(report)
 
 
+def line(label: str, step: dict[str, Any], baseline: dict[str, Any], rows_key: str = "rows") -> str:
+    """A row of the result: wall-clock and CPU rates, each over the COPY baseline's."""
+    rows = step[rows_key]
+    cpu = step.get("cpu_seconds", 0) + step.get("db_cpu_seconds", 0)
+    base_rate = baseline["rows"] / baseline["seconds"]
+    base_cpu_rate = baseline["rows"] / baseline["cpu_seconds"] if baseline["cpu_seconds"] else 0
+    cpu_rate = rows / cpu if cpu else 0
+    return (
+        f"| {label} | {rows:,} | {step['seconds']:.1f} | {rows / step['seconds']:,.0f} | "
+        f"{rows / step['seconds'] / base_rate:.4f} | {cpu:.1f} | {cpu_rate:,.0f} | "
+        f"{cpu_rate / base_cpu_rate if base_cpu_rate else 0:.4f} |"
+    )
+
+
+HEADER = (
+    "| step | rows | wall s | rows/s | ÷ COPY | CPU s (Python + PostgreSQL) | rows per CPU s "
+    "| ÷ COPY (CPU) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
 def print_report(r: dict[str, Any]) -> None:
+    summary = r["summary"]
     copy = r["copy_households"]
-    apply = r["import"]["apply"]
-    copy_rate = copy["rows"] / copy["seconds"]
     print()
-    print(f"Province: {r['summary']['households']:,} households, "
-          f"{r['summary']['residents']:,} residents, {r['summary']['visits']:,} visits "
-          f"in {r['summary']['wards']} wards")  # fmt: skip
-    print(f"Files in {r['data']}, database {r['database']}")
+    print(
+        f"Province: {summary['households']:,} households, {summary['residents']:,} residents, "
+        f"{summary['visits']:,} visits in {summary['wards']} wards"
+    )
+    print(f"Files in {r['data']}, database {r['database']}; load average {os.getloadavg()}")
     print()
-    print("| step | rows | seconds | rows/s | ÷ COPY rows/s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| COPY of the household rows (baseline) | {copy['rows']:,} | {copy['seconds']:.1f} | "
-          f"{copy_rate:,.0f} | 1 |")  # fmt: skip
+    print(HEADER)
+    print(line("COPY of the household rows (baseline)", copy, copy))
     if "dry_run" in r["import"]:
-        dry = r["import"]["dry_run"]
-        print(f"| import, dry run (every check, nothing written) | {dry['rows']:,} | "
-              f"{dry['seconds']:.1f} | {dry['rows'] / dry['seconds']:,.0f} | "
-              f"{dry['rows'] / dry['seconds'] / copy_rate:.3f} |")  # fmt: skip
-    print(f"| import, apply (every check, all written) | {apply['rows']:,} | "
-          f"{apply['seconds']:.1f} | {apply['rows'] / apply['seconds']:,.0f} | "
-          f"{apply['rows'] / apply['seconds'] / copy_rate:.3f} |")  # fmt: skip
+        print(line("import, dry run (every check, nothing written)", r["import"]["dry_run"], copy))
+    apply = r["import"]["apply"]
+    print(line("import, apply (every check, all written)", apply, copy))
     print()
-    print(f"Import process: peak RSS {r['import']['rss_peak_mb']:.0f} MB, "
-          f"CPU {apply['cpu_seconds']:.0f}s for the apply")  # fmt: skip
+    workers = r["import"].get("workers", 1)
+    print(f"Import ({workers} ward(s) at a time): peak RSS per process "
+          f"{r['import']['rss_peak_mb']:.0f} MB")  # fmt: skip
     if "import_trace" in r:
         t = r["import_trace"]
         print(f"tracemalloc peak on the largest file ({t['file']}, {t['rows']:,} rows, dry run "
@@ -593,23 +708,16 @@ def print_report(r: dict[str, Any]) -> None:
               f"{b['rss_peak_mb']:.0f} MB"
               + (f", tracemalloc peak {b['tracemalloc_peak_mb']:.1f} MB"
                  if "tracemalloc_peak_mb" in b else ""))  # fmt: skip
-    vc = r["copy_visits"]
-    visit_copy_rate = vc["rows"] / vc["seconds"]
-    v = r["visits_load"]
+    visit_copy = r["copy_visits"]
     print()
-    print("| visits | rows | seconds | rows/s | ÷ COPY rows/s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| COPY of the visit rows (baseline) | {vc['rows']:,} | {vc['seconds']:.1f} | "
-          f"{visit_copy_rate:,.0f} | 1 |")  # fmt: skip
-    print(f"| bench loader (set-based SQL, not a product path) | {v['visits']:,} | "
-          f"{v['seconds']:.1f} | {v['visits'] / v['seconds']:,.0f} | "
-          f"{v['visits'] / v['seconds'] / visit_copy_rate:.3f} |")  # fmt: skip
+    print(HEADER.replace("| step |", "| visits |"))
+    print(line("COPY of the visit rows (baseline)", visit_copy, visit_copy))
+    print(line("bench loader (set-based SQL, not a product path)", r["visits_load"], visit_copy,
+               "visits"))  # fmt: skip
     if "one_by_one" in r:
         o = r["one_by_one"]
-        per = o["visits"] / o["seconds"]
-        print(f"| visit_record, one call per visit ({o['outcomes']:,} outcomes) | "
-              f"{o['visits']:,} | {o['seconds']:.1f} | {per:,.0f} | "
-              f"{per / visit_copy_rate:.5f} |")  # fmt: skip
+        print(line(f"visit_record, one call per visit ({o['outcomes']:,} outcomes)", o,
+                   visit_copy, "visits"))  # fmt: skip
     print()
     print(json.dumps(r, indent=1, default=str))
 

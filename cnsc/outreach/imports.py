@@ -769,7 +769,7 @@ def _report(
     result: ImportResult,
     query: str,
     params: Sequence[Any],
-    key: str,
+    key: str | Callable[[tuple[Any, ...]], str],
     message: Callable[[tuple[Any, ...]], str],
     *,
     warning: bool = False,
@@ -783,7 +783,8 @@ def _report(
     room = max(0, MAX_ERRORS - shown)
     found = stage.rows(f"{query} ORDER BY 1 LIMIT {room}", params) if room else []
     for row in found:
-        (result.warn if warning else result.error)(row[0], key, message(row))
+        column = key(row) if callable(key) else key
+        (result.warn if warning else result.error)(row[0], column, message(row))
     if warning:
         result.warning_count += total - len(found)
     else:
@@ -1080,7 +1081,7 @@ def _check_states(stage: _Stage, result: ImportResult) -> None:
         f"""SELECT row_no, service, state, from_state FROM {STATES_TABLE}
         WHERE {_rank("state")} < {_rank("COALESCE(from_state, 'none')")}""",
         (),
-        "states_on",
+        lambda row: f"state_{row[1]}",
         lambda row: (
             _("%(service)s is already at “%(old)s”; the file's “%(new)s” was not applied.")
             % {

@@ -237,6 +237,7 @@ def test_a_state_behind_the_stored_one_is_kept_and_the_preview_says_so(hamlet, t
     result = run(csv_file(older), hamlet.commune, official, apply=True)
     assert result.ok
     assert result.warning_count == 1
+    assert (result.warnings[0].row, result.warnings[0].column) == (3, "VNeID")
     assert "Mức 2" in result.warnings[0].message
     wife = Resident.objects.get(full_name="Trần Thị Bích")
     assert wife.service_states.get(service=Service.VNEID).state == State.LEVEL2

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -101,6 +102,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "simple_history",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
     "cnsc.core",
     "cnsc.geo",
     "cnsc.access",
@@ -120,9 +126,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cnsc.access.middleware.SessionGuardMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "cnsc.access.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "cnsc.core.middleware.BackOfficeCspMiddleware",
+    "cnsc.core.middleware.NoStoreMiddleware",
+    "cnsc.access.middleware.DeniedAccessMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if PRODUCTION:
@@ -183,18 +198,55 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "access.User"
-AUTHENTICATION_BACKENDS = ["cnsc.access.backends.RoleBackend"]
+# django-axes first: it refuses a locked-out username+address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "cnsc.access.backends.RoleBackend",
+]
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"
+# At least 12 characters (OWASP ASVS 2.1.1), not one of the 20,000 most common passwords, not all
+# digits, not close to the user's name. There is no network check against breached passwords
+# (the servers have no outbound access); see README.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 10},
+        "OPTIONS": {"min_length": 12},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Two-factor sign-in (cnsc/access/twofactor.py). OTP_REQUIRED obliges province staff and
+# superusers to use an authenticator app; it is always on in production and off by default in
+# development, so the demo accounts sign in with their printed password (whoever sets up an
+# authenticator is asked for a code anyway). OTP_REQUIRED_FOR_COMMUNE_OFFICIALS adds commune
+# officials and team leaders.
+OTP_REQUIRED = env_bool("OTP_REQUIRED", default=PRODUCTION)
+if PRODUCTION and not OTP_REQUIRED:
+    raise ImproperlyConfigured("OTP_REQUIRED cannot be turned off in production")
+OTP_REQUIRED_FOR_COMMUNE_OFFICIALS = env_bool(
+    "OTP_REQUIRED_FOR_COMMUNE_OFFICIALS", default=PRODUCTION
+)
+OTP_TOTP_ISSUER = "CNSC"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Brute-force protection (django-axes): a username is locked for one client address after
+# AXES_FAILURE_LIMIT wrong passwords, for AXES_COOLOFF_MINUTES. Only that pair is locked, so
+# nobody can lock a user out from elsewhere. The address is read like the rate limits' (below).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+_axes_cooloff_minutes = env_int("AXES_COOLOFF_MINUTES", 15)
+if AXES_FAILURE_LIMIT < 1 or _axes_cooloff_minutes < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be positive")
+AXES_COOLOFF_TIME = dt.timedelta(minutes=_axes_cooloff_minutes)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "cnsc.access.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "cnsc.access.views.locked_out"
+# cnsc.access.signin writes one structured line per sign-in, failure and lock-out instead.
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False
 
 # --- Language and time ----------------------------------------------------------------------
 LANGUAGE_CODE = "vi"
@@ -221,12 +273,38 @@ STORAGES = {
 }
 
 # --- Security -------------------------------------------------------------------------------
+# A session ends SESSION_COOKIE_AGE seconds after sign-in however busy, after
+# SESSION_IDLE_TIMEOUT seconds without a request, and when the browser closes
+# (cnsc.access.middleware.SessionGuardMiddleware).
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
+if not 60 <= SESSION_IDLE_TIMEOUT <= SESSION_COOKIE_AGE:
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_TIMEOUT must be at least 60 seconds and at most SESSION_COOKIE_AGE"
+    )
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): our own files only, no inline script or style without
+# the page's nonce, data: images for QR codes, never framed. Back-office pages drawn by the theme
+# get a wider policy (cnsc.core.middleware.BackOfficeCspMiddleware says why).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("account/", include("cnsc.access.urls")),
     path("", include("cnsc.core.urls")),
     path("team/", include("cnsc.team.badge_urls")),
     path("outreach/", include("cnsc.outreach.urls")),

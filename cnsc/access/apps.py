@@ -6,3 +6,8 @@ class AccessConfig(AppConfig):
     name = "cnsc.access"
     label = "access"
     verbose_name = _("Users and access")
+
+    def ready(self) -> None:
+        from cnsc.access import signin
+
+        signin.connect()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
@@ -14,6 +15,7 @@ from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 
+from cnsc.core.scoping import OUT_OF_SCOPE, note_denial
 from cnsc.core.text import search_key
 
 
@@ -69,6 +71,15 @@ class ScopedAdmin(SimpleHistoryAdmin, ModelAdmin):
     ) -> Any:
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
+            field = self.model._meta.get_field(from_field) if from_field else self.model._meta.pk
+            try:
+                exists = self.model._base_manager.filter(
+                    **{field.name: field.to_python(object_id)}
+                ).exists()
+            except (ValidationError, ValueError):
+                exists = False
+            if exists:
+                note_denial(request, OUT_OF_SCOPE)
             # The admin would redirect with "does not exist"; an outsider gets a plain 404.
             raise Http404
         return obj

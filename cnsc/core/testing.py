@@ -7,11 +7,13 @@ part of Bình Dương); the outsider works in Phường Ba Đình (00004, Hà N�
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cnsc.access.models import UnitAssignment, User
 from cnsc.access.roles import Role
@@ -39,9 +41,28 @@ def make_user(
 
 
 def client_for(user: User) -> Client:
+    """A client signed in as ``user``, past the second factor when the user needs one."""
     client = Client()
     client.force_login(user)
+    from cnsc.access.twofactor import second_factor_needed
+
+    if second_factor_needed(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test phone", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
     return client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _second_factor_as_in_production() -> Iterator[None]:
+    """The suite runs with two-factor sign-in required of province staff and superusers, as in
+    production (client_for gets them past it); commune officials follow the development default
+    (off) unless a test turns OTP_REQUIRED_FOR_COMMUNE_OFFICIALS on."""
+    with override_settings(OTP_REQUIRED=True):
+        yield
 
 
 @pytest.fixture

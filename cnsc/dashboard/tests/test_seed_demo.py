@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.test import override_settings
 
 from cnsc.access.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
@@ -19,7 +20,8 @@ def test_seed_demo_creates_one_account_per_role_and_prints_them(capsys, client):
         user = User.objects.get(username=spec.username)
         assert user.check_password(DEMO_PASSWORD)
     assert DEMO_PASSWORD in out
-    assert client.login(username="xa", password=DEMO_PASSWORD)
+    # django-axes checks every sign-in against the requesting address: a request is required.
+    assert client.login(request=HttpRequest(), username="xa", password=DEMO_PASSWORD)
     assert client.get("/admin/").status_code == 200
 
 

@@ -296,6 +296,12 @@ class _Sql:
             parts.append(f"{team} IN (SELECT id FROM dash_team)")
         return " AND (" + " OR ".join(parts) + ")"
 
+    def planned(self, household_id: str) -> str:
+        """AND-clause keeping rows of the planned households (empty when all are planned)."""
+        if self.plan.everywhere:
+            return ""
+        return f"AND {household_id} IN (SELECT id FROM dash_household)"
+
     def households(self) -> str:
         """The FROM of a query over households (alias h): all of them, or the planned ones."""
         if self.plan.everywhere:
@@ -549,13 +555,21 @@ class _Sql:
         visited after it (found through the visits since, not by reading every visit)."""
         code = ind.HOUSEHOLDS_VISITED
         created = self.local_date("h.created_at")
-        listed_since = [] if self.after_base is None else [self.after_base]
-        self.delta(
-            f"SELECT %s, 'd', {self.household_cell()}, {created}, COUNT(*) "
-            f"FROM {self.households()} " + ("WHERE h.created_at >= %s" if listed_since else ""),
-            created,
-            [code, *listed_since],
-        )
+        if self.after_base is None:
+            self.delta(
+                f"SELECT %s, 'd', {self.household_cell()}, {created}, COUNT(*) "
+                f"FROM {self.households()}",
+                created,
+                [code],
+            )
+        else:
+            # Few households are listed in a day: find them by time, then keep the planned.
+            self.delta(
+                f"SELECT %s, 'd', {self.household_cell()}, {created}, COUNT(*) "
+                f"FROM {{household}} h WHERE h.created_at >= %s {self.planned('h.id')}",
+                created,
+                [code, self.after_base],
+            )
         first_visit = self.greatest(created, self.local_date("f.first_at"))
         after: list[Any] = []
         if self.plan.base is None:
@@ -568,9 +582,10 @@ class _Sql:
         else:
             self.create("dash_hh_recent", "id bigint PRIMARY KEY")
             self.execute(
-                f"INSERT INTO dash_hh_recent SELECT h.id FROM {self.households()} "
-                "WHERE h.created_at >= %s "
-                "UNION SELECT v.household_id FROM {visit} v WHERE v.happened_at >= %s",
+                "INSERT INTO dash_hh_recent SELECT h.id FROM {household} h "
+                f"WHERE h.created_at >= %s {self.planned('h.id')} "
+                "UNION SELECT v.household_id FROM {visit} v "
+                f"WHERE v.happened_at >= %s {self.planned('v.household_id')}",
                 [self.after_base, self.after_base],
             )
             self.analyze("dash_hh_recent")
@@ -580,7 +595,7 @@ class _Sql:
         self.delta(
             f"""
             SELECT %s, 'n', {self.household_cell()}, {first_visit}, COUNT(*)
-            FROM {self.households()}
+            FROM {"{household} h" if self.plan.base else self.households()}
             JOIN (
                 SELECT v.household_id, MIN(v.happened_at) AS first_at
                 FROM {visits} GROUP BY v.household_id
@@ -634,19 +649,25 @@ class _Sql:
             f"CASE WHEN q.min_age IS NULL THEN {created} ELSE {self.greatest(created, of_age)} END"
         )
         recent_residents, after_base, recent_resident = "", "", ""
+        residents_from = self.residents()
         base_params: list[Any] = []
         recent_params: list[Any] = []
         if self.plan.base is not None:
             base, today = self.plan.base, self.plan.today
-            # Listed after the base day, or reaching 14 or 15 on a 1 January after it.
-            recent_resident = "(r.created_at >= %s OR (r.birth_year > %s AND r.birth_year <= %s))"
-            recent_params = [
-                self.after_base,
-                base.year - ind.PAYMENT_MIN_AGE,
-                today.year - ind.VNEID_MIN_AGE,
-            ]
-            recent_residents = f"WHERE {recent_resident}"
+            # Listed after the base day, or (when a 1 January came since) reaching 14 or 15 on it.
+            recent_resident = "r.created_at >= %s"
+            recent_params = [self.after_base]
+            if base.year < today.year:
+                recent_resident = (
+                    f"({recent_resident} OR (r.birth_year > %s AND r.birth_year <= %s))"
+                )
+                recent_params += [
+                    base.year - ind.PAYMENT_MIN_AGE,
+                    today.year - ind.VNEID_MIN_AGE,
+                ]
+            recent_residents = f"WHERE {recent_resident} {self.planned('h.id')}"
             after_base = "AND x.c_day > %s"
+            residents_from = "{resident} r JOIN {household} h ON h.id = r.household_id"
             base_params = [self.d(base)]
         self.execute(
             f"""
@@ -655,7 +676,7 @@ class _Sql:
             FROM (
                 SELECT q.indicator, h.commune_id AS c_commune, h.hamlet_id AS c_hamlet,
                        COALESCE(h.team_id, 0) AS c_team, {counted_from} AS c_day
-                FROM {self.residents()} JOIN dash_rule q ON {counted}
+                FROM {residents_from} JOIN dash_rule q ON {counted}
                 {recent_residents}
             ) x
             WHERE 1 = 1 {after_base}
@@ -664,29 +685,31 @@ class _Sql:
             [*recent_params, *base_params],
         )
         happened = self.local_date("e.happened_at")
-        event_params: list[Any] = []
         events_from = self.events()
         if self.plan.base is not None:
             # Only what changed after the base day: events since, and the events of residents
             # listed since or reaching the age since (a new year).
             self.create("dash_res_recent", "id bigint PRIMARY KEY")
             self.execute(
-                f"INSERT INTO dash_res_recent SELECT r.id FROM {self.residents()} "
-                f"WHERE {recent_resident}",
+                "INSERT INTO dash_res_recent SELECT r.id FROM {resident} r "
+                f"WHERE {recent_resident} {self.planned('r.household_id')}",
                 recent_params,
             )
             self.analyze("dash_res_recent")
+            self.create("dash_ev_recent", "id bigint PRIMARY KEY")
+            self.execute(
+                "INSERT INTO dash_ev_recent SELECT e.id FROM {event} e "
+                "WHERE e.happened_at >= %s AND e.service IN (SELECT service FROM dash_rule) "
+                "UNION SELECT e.id FROM dash_res_recent rr JOIN {event} e "
+                "ON e.resident_id = rr.id",
+                [self.after_base],
+            )
+            self.analyze("dash_ev_recent")
             events_from = (
-                "(SELECT e.* FROM {event} e WHERE e.happened_at >= %s "
-                "AND e.service IN (SELECT service FROM dash_rule) "
-                "UNION SELECT e.* FROM dash_res_recent rr JOIN {event} e "
-                "ON e.resident_id = rr.id) e "
+                "dash_ev_recent er JOIN {event} e ON e.id = er.id "
                 "JOIN {resident} r ON r.id = e.resident_id "
                 "JOIN {household} h ON h.id = r.household_id"
-            )
-            if not self.plan.everywhere:
-                events_from += " JOIN dash_household dh ON dh.id = h.id"
-            event_params = [self.after_base]
+            ) + ("" if self.plan.everywhere else " JOIN dash_household dh ON dh.id = h.id")
         changed_from = (
             f"CASE WHEN q.min_age IS NULL THEN {self.greatest(happened, created)} "
             f"ELSE {self.greatest(happened, created, of_age)} END"
@@ -706,7 +729,7 @@ class _Sql:
             WHERE 1 = 1 {after_base}
             GROUP BY x.indicator, x.c_commune, x.c_hamlet, x.c_team, x.c_day
             """,
-            [*event_params, *base_params],
+            base_params,
         )
 
     def stock_cells(self) -> None:

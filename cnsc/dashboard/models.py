@@ -109,8 +109,10 @@ class IndicatorValue(models.Model):
         verbose_name = _("indicator value")
         verbose_name_plural = _("indicator values")
         constraints = [
+            # Period before indicator: a refresh replaces a unit's few periods, a trend reads a
+            # unit's periods; both walk one unit's range in period order.
             models.UniqueConstraint(
-                fields=["unit_type", "unit_id", "indicator", "period"],
+                fields=["unit_type", "unit_id", "period", "indicator"],
                 name="dashboard_value_unique",
             )
         ]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["cnsc.core.testing"]
+pytest_plugins = ["cnsc.core.testing", "cnsc.core.testing_processes"]
 
 
 @pytest.fixture(scope="session")

@@ -72,7 +72,7 @@ def admin_command(url: str, sql: str) -> None:
 
     parts = urlsplit(url)
     with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql)
 
 
 def django_setup(database_url: str) -> None:
@@ -259,20 +259,18 @@ def copy_baseline(url: str, team_rows: list[list[str]], member_rows: list[list[s
     )
     with psycopg.connect(url) as conn:
         for table, columns, _rows in tables:
-            conn.execute(
-                f"CREATE TABLE {table} ({', '.join(f'{c.key} text' for c in columns)})"  # type: ignore[arg-type]
-            )
+            conn.execute(f"CREATE TABLE {table} ({', '.join(f'{c.key} text' for c in columns)})")
         conn.commit()
         started = time.perf_counter()
         with conn.cursor() as cur:
             for table, _columns, rows in tables:
-                with cur.copy(f"COPY {table} FROM STDIN") as copy:  # type: ignore[arg-type]
+                with cur.copy(f"COPY {table} FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
         conn.commit()
         seconds = time.perf_counter() - started
         for table, _columns, _rows in tables:
-            conn.execute(f"DROP TABLE {table}")  # type: ignore[arg-type]
+            conn.execute(f"DROP TABLE {table}")
         conn.commit()
     return seconds
 
@@ -287,7 +285,7 @@ def empty_roster() -> None:
 
     tables = []
     for model in (Membership, Member, Team):
-        tables += [model._meta.db_table, model.history.model._meta.db_table]  # type: ignore[attr-defined]
+        tables += [model._meta.db_table, model.history.model._meta.db_table]
     with connection.cursor() as cur:
         cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 

@@ -13,8 +13,8 @@ What it does:
    generate_series, seeded): 900,000 households, 2.7 million residents, 3 million visits from
    January 2023 to now (more each month), service changes as the province reports them
    (1.2 million level-2 VNeID, 82% of adults with a payment account, 18,369 signatures, 70%
-   of welfare beneficiaries paid through an account) with their current states, and 1,500
-   training sessions with 30,000 residents trained;
+   of welfare beneficiaries paid through an account) with their current states, 1,500
+   training sessions with 30,000 residents trained, and the city's targets for the shares;
 2. times the full recompute (``recompute_indicators``), an incremental refresh after one visit
    recorded through the visit service, and a refresh with nothing new;
 3. times, over many requests through Django's test client (server time: middleware, views,
@@ -293,12 +293,37 @@ def build() -> None:
                     cursor.execute(statement.rstrip(";"), params)
 
             timed(label, execute)
+    targets()
     counts = {}
     with connection.cursor() as cursor:
         for table in ("household", "resident", "visit", "serviceevent", "servicestate"):
             cursor.execute(f"SELECT count(*) FROM outreach_{table}")  # noqa: S608
             counts[table] = cursor.fetchone()[0]
     print("  rows:", ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
+
+
+# The city's plan for the shares (percent), so the pages colour communes by distance from it.
+TARGETS = {
+    "households_visited": 95,
+    "vneid_level2": 70,
+    "payment_account": 85,
+    "welfare_account": 80,
+    "active_members": 90,
+}
+
+
+def targets() -> None:
+    from django.utils import timezone
+
+    from cnsc.dashboard.models import IndicatorTarget
+    from cnsc.geo.models import AdminUnit
+
+    city = AdminUnit.objects.get(hierarchy="current", level="province", code="79")
+    for year in (timezone.localdate().year - 1, timezone.localdate().year):
+        for code, value in TARGETS.items():
+            IndicatorTarget.objects.get_or_create(
+                indicator=code, unit=city, year=year, defaults={"value": value}
+            )
 
 
 def built() -> bool:
@@ -587,6 +612,7 @@ def main() -> None:
     django.setup()
     if args.rebuild or not built():
         build()
+    targets()
     results = run(args.requests)
     print()
     print(f"{'what':<26}{'median ms':>12}{'p95 ms':>10}   raw tables: median / p95 ms")

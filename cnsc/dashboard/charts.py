@@ -4,6 +4,7 @@ target is a dashed line. Colours come from the page's CSS classes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ class Series:
     target: float | None
     percent: bool
     bars: bool
+    # The last period is still running (its bar is drawn lighter: it is not a whole period).
+    running: bool = False
 
     @property
     def top(self) -> float:
@@ -63,7 +66,7 @@ class Series:
         return _axis_label(value, self.percent)
 
 
-def series_of(figures: Sequence[tuple[Period, Figure]]) -> Series:
+def series_of(figures: Sequence[tuple[Period, Figure]], *, today: dt.date | None = None) -> Series:
     """An indicator over time as a chart sees it. An "against target" figure is drawn as the
     count it is (members, teams) against the planned count, so years without a plan still show
     the count."""
@@ -84,6 +87,7 @@ def series_of(figures: Sequence[tuple[Period, Figure]]) -> Series:
         target=targets[-1] if targets else None,
         percent=indicator.is_percent,
         bars=indicator.kind == Kind.FLOW and not indicator.is_percent,
+        running=today is not None and figures[-1][0].end >= today,
     )
 
 
@@ -124,8 +128,9 @@ def trend_svg(series: Series) -> SafeString:
             if value is None:
                 continue
             top_y = y(value)
+            css = "chart-bar chart-bar-running" if series.running and i == n - 1 else "chart-bar"
             parts.append(
-                f'<rect class="chart-bar" x="{x(i) - width / 2:.1f}" y="{top_y:.1f}" '
+                f'<rect class="{css}" x="{x(i) - width / 2:.1f}" y="{top_y:.1f}" '
                 f'width="{width:.1f}" height="{TOP + plot_h - top_y:.1f}">'
                 f"<title>{escape(period.label())}: {escape(text)}</title></rect>"
             )

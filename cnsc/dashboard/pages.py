@@ -16,7 +16,7 @@ from cnsc.geo.models import Hamlet
 
 from . import selectors as sel
 from .charts import series_of, trend_svg
-from .indicators import Indicator, UnitType, indicators_for
+from .indicators import Indicator, Kind, UnitType, indicators_for
 from .periods import (
     PERIOD_TYPES,
     Period,
@@ -109,6 +109,9 @@ class Card:
     figure: sel.Figure
     previous: sel.Figure
     chart: str
+    # The period is still running: what happened in it so far is not comparable with a whole
+    # previous period.
+    running: bool = False
 
     @property
     def indicator(self) -> Indicator:
@@ -119,8 +122,15 @@ class Card:
         return sel.format_value(self.indicator, self.figure.target)
 
     @property
+    def so_far(self) -> bool:
+        return self.running and self.indicator.kind == Kind.FLOW
+
+    @property
     def change(self) -> str:
-        """The change since the previous period, signed ("+2,5 điểm", "+120")."""
+        """The change since the previous period, signed ("+2,5 điểm", "+120"); none for what
+        happened in a period still running."""
+        if self.so_far:
+            return ""
         if self.indicator.roster_target:
             # The card's big number is the count (members, teams): so is its change.
             return f"{self.figure.numerator - self.previous.numerator:+,}".replace(",", ".")
@@ -285,10 +295,21 @@ class Page:
                 Card(
                     figure=figure,
                     previous=previous[code],
-                    chart=trend_svg(series_of(self.trends[code])),
+                    chart=trend_svg(series_of(self.trends[code], today=horizon().today)),
+                    running=self.running,
                 )
             )
         return cards
+
+    @cached_property
+    def running(self) -> bool:
+        return self.period.end >= horizon().today
+
+    @property
+    def days_so_far(self) -> tuple[int, int]:
+        """(days gone, days in all) of a running period."""
+        today = horizon().today
+        return (today - self.period.start).days + 1, self.period.days()
 
     @cached_property
     def tables(self) -> list[Table]:
@@ -373,7 +394,11 @@ class Page:
     def report_url(self) -> str:
         if self.ref.type not in (UnitType.PROVINCE, UnitType.COMMUNE):
             return ""
-        month = period_containing(PeriodType.MONTH, self.period.as_of(horizon().today))
+        today = horizon().today
+        month = period_containing(PeriodType.MONTH, self.period.as_of(today))
+        if month.end >= today:
+            # A month is reported once it is over: the last whole one.
+            month = month.previous()
         return unit_url(self.ref) + f"report.pdf?period={month.code}"
 
     @property

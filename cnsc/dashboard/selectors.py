@@ -5,9 +5,11 @@ read here: every figure comes from ``IndicatorValue``. Callers check who may see
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -84,6 +86,12 @@ class Figure:
             den = "—" if self.denominator is None else format_count(self.denominator)
             return f"{format_count(self.numerator)} / {den}"
         return ""
+
+    @property
+    def cell(self) -> str:
+        """What a table cell shows: members and teams as counts (a commune rarely has a plan of
+        its own), every other figure as its value."""
+        return self.headline
 
     @property
     def shows_target(self) -> bool:
@@ -279,7 +287,7 @@ def hamlets_without_team(
         unit_id__in=hamlets.values("id"),
     ).values_list("unit_id", flat=True)
     refs = refs_by_id(UnitType.HAMLET, list(ids))
-    return sorted(refs.values(), key=lambda r: (r.context, r.name))
+    return sorted(refs.values(), key=lambda r: (r.context, natural(r.name)))
 
 
 def default_period(today: dt.date | None = None) -> Period:
@@ -300,18 +308,28 @@ def table_rows(refs: Sequence[UnitRef], period: Period) -> list[Row]:
     return [Row(ref, figures[ref.id]) for ref in refs]
 
 
+def natural(text: str) -> tuple[Any, ...]:
+    """ "Khu phố 2" before "Khu phố 10"."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
 def sort_rows(rows: list[Row], key: str, descending: bool) -> list[Row]:
-    """By an indicator's value (units without one last, whichever the direction), or by name."""
+    """By an indicator's value (units without one last, whichever the direction), or by name.
+    Members and teams sort by their count."""
     if key == "name":
-        return sorted(rows, key=lambda r: (r.ref.context, r.ref.name), reverse=descending)
+        return sorted(rows, key=lambda r: (r.ref.context, natural(r.ref.name)), reverse=descending)
 
     def value(row: Row) -> float | None:
         figure = row.figures.get(key)
-        return figure.value if figure else None
+        if figure is None:
+            return None
+        return float(figure.numerator) if figure.indicator.roster_target else figure.value
 
-    with_value = sorted((r for r in rows if value(r) is not None), key=lambda r: r.ref.name)
+    with_value = sorted(
+        (r for r in rows if value(r) is not None), key=lambda r: natural(r.ref.name)
+    )
     with_value.sort(key=lambda r: value(r) or 0.0, reverse=descending)  # stable: names break ties
-    without = sorted((r for r in rows if value(r) is None), key=lambda r: r.ref.name)
+    without = sorted((r for r in rows if value(r) is None), key=lambda r: natural(r.ref.name))
     return with_value + without
 
 

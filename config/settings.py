@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -463,6 +464,8 @@ LOGGING = {
         # The HTTP client logs each request's URL at INFO, and a Bot API URL holds the token.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # django-axes narrates every sign-in at INFO; cnsc.security has one line per event.
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -474,4 +477,11 @@ UNFOLD = {
     "SHOW_LANGUAGES": True,
     "SHOW_HISTORY": True,
     "SIDEBAR": {"show_search": True, "show_all_applications": True},
+    # The user menu: password, and two-factor sign-in (set up, new recovery codes, new phone).
+    "ACCOUNT": {
+        "navigation": [
+            {"title": _("Change password"), "link": reverse_lazy("admin:password_change")},
+            {"title": _("Two-factor sign-in"), "link": reverse_lazy("access:recovery_codes")},
+        ]
+    },
 }

@@ -26,7 +26,10 @@ The pipeline (one transaction, temporary tables named ``dash_*``):
    two "against target" indicators of the unit that has them.
 
 A *plan* says which periods and which communes to compute: everything (``recompute_indicators``)
-or what changed since the last run (``refresh_indicators``, see cnsc.dashboard.services).
+or what changed since the last run (``refresh_indicators``, see cnsc.dashboard.services). A
+refresh also names a *base day* whose stored figures are right: stocks are then that day's
+figure plus the changes after it, found by time (visits and changes since, households and
+residents listed since), so a refresh reads what happened lately rather than all history.
 """
 
 from __future__ import annotations

@@ -3,11 +3,13 @@
 ``indicators_refresh`` is meant to run every minute (README, "Indicators"): it reads what was
 recorded since its watermark (visits, service changes, households, residents, hamlets, teams,
 memberships, targets), and recomputes the periods from the earliest day touched onwards, for the
-communes touched, then rolls their provinces and former units up again. A visit recorded now is
-in the figures at the next run. Changes that rewrite the past in ways a watermark cannot see (a
-household moved to another hamlet, a row deleted, a bulk update that bypasses the change
-history) reach past periods at the nightly ``indicators_recompute``; the current periods are
-always recomputed from the raw rows.
+communes touched (all of them on a new day), then rolls their provinces and former units up
+again. Stocks are counted from the stored figures of the day before the earliest change, plus
+the changes since. A visit recorded now is in the figures at the next run.
+
+What a watermark cannot see (a household moved to another hamlet or team, a row deleted, a bulk
+update that bypasses the change history) reaches the figures at the nightly
+``indicators_recompute``, which counts everything again from the raw rows.
 
 Both are idempotent: a second run with nothing new recorded changes nothing but ``computed_at``
 of what it recomputes (``refresh`` recomputes nothing then).

@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +30,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 
 from cnsc.access.models import AuditAction, AuditEvent
@@ -267,9 +268,6 @@ def build_world(settings: Any, tmp_path: Any) -> World:
         name="Hà Nội", unit_ids=[other_province.id]
     )
 
-    media = settings.MEDIA_ROOT / "guard"
-    media.mkdir(parents=True)
-    (media / "public.txt").write_text("demo")
     badge = credential_issue(
         kind=CredentialKind.BADGE,
         holder_name="Phạm Thị Hoa",
@@ -311,6 +309,7 @@ def _api(name: str, **query: str) -> Callable[[World], str]:
     return lambda w: reverse(name) + "?" + urlencode(query)
 
 
+MEDIA_SAMPLE = "/media/route-guard/public.txt"
 # Addresses for the routes that are not standard admin pages: a GET unless marked POST. Those
 # naming one of our objects are checked against outsiders.
 Sample = Callable[[World], str]
@@ -427,7 +426,7 @@ SAMPLES: dict[str, Sample] = {
     "api:open_json": lambda w: reverse("api:open_json", args=["79"]),
     "api:open_csv_metadata": lambda w: reverse("api:open_csv_metadata", args=["79"]),
     "api:open_json_metadata": lambda w: reverse("api:open_json_metadata", args=["79"]),
-    "^media/(?P<path>.*)$": lambda w: "/media/guard/public.txt",
+    "^media/(?P<path>.*)$": lambda w: MEDIA_SAMPLE,
 }
 # Routes that only answer POST: they are checked with a POST.
 POST_ONLY = {
@@ -479,6 +478,23 @@ def world(db, settings, tmp_path):
     cache.clear()
     yield build_world(settings, tmp_path)
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def development_media():
+    """With DEBUG on when the URLs were first read, Django serves uploads from the MEDIA_ROOT of
+    that moment: a file there for the public media route to answer."""
+    try:
+        match = resolve(MEDIA_SAMPLE)
+    except Resolver404:
+        yield
+        return
+    path = Path(match.kwargs["document_root"]) / MEDIA_SAMPLE.removeprefix("/media/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("demo")
+    yield
+    path.unlink()
+    path.parent.rmdir()
 
 
 # --- Each role reaches exactly its routes -------------------------------------------------------

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks import default_task_backend
+from django_tasks_db.models import DBTaskResult
 from telegram import Bot
 
 from cnsc.bot.models import Broadcast, BroadcastDelivery, DeliveryState, LinkMethod, TelegramAccount
@@ -57,9 +57,10 @@ def test_delivery_states_blocked_retry_after_and_not_linked(team, recipients, of
     assert busy.not_before > timezone.now() + dt.timedelta(seconds=5)
     assert result.resume_at is not None
     # The next run is scheduled for when Telegram allows it, not slept through.
-    assert default_task_backend.results[-1].task.run_after >= result.resume_at - dt.timedelta(
-        seconds=1
-    )
+    queued = DBTaskResult.objects.order_by("enqueued_at").last()
+    assert queued is not None
+    assert queued.task_path == send_broadcasts.module_path
+    assert queued.run_after >= result.resume_at - dt.timedelta(seconds=1)
 
     # Whatever was claimed after the refusal waits too; time passes, the worker runs again.
     BroadcastDelivery.objects.filter(state=DeliveryState.QUEUED).update(not_before=timezone.now())
@@ -104,11 +105,12 @@ def test_a_worker_restart_loses_nothing_and_repeats_nothing(team, recipients, of
 def test_the_task_is_enqueued_when_a_broadcast_is_made(
     team, linked, official, django_capture_on_commit_callbacks
 ):
-    before = len(default_task_backend.results)
     with django_capture_on_commit_callbacks(execute=True):
         broadcast_create(commune=team.commune, text="Chào", members=[linked.member], by=official)
-    assert len(default_task_backend.results) == before + 1
-    assert default_task_backend.results[-1].task.name == send_broadcasts.name
+    # Queued in the database, where the worker (`manage.py db_worker`) finds it after a restart.
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path == send_broadcasts.module_path
+    assert queued.status == "READY"
 
 
 # --- Back office ------------------------------------------------------------------------------

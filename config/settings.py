@@ -122,6 +122,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "cnsc.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "cnsc.core.input_guard.NulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -270,7 +270,8 @@ def _int(request: HttpRequest, name: str, default: int, low: int, high: int) -> 
     raw = request.GET.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: "²" is a digit to isdigit but not to int(); the length keeps int() fast.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or not low <= int(raw) <= high:
         raise bad(f"bad_{name}", f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from cnsc.core.admin import ScopedAdmin
+from cnsc.core.params import filter_id
 from cnsc.geo.models import AdminUnit, Hamlet, Hierarchy, Level, UnitMapping
 
 
@@ -20,7 +21,7 @@ class ProvinceFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
         if self.value():
-            return queryset.filter(province_id=self.value())
+            return queryset.filter(province_id=filter_id(self.value()))
         return queryset
 
 
@@ -40,7 +41,7 @@ def commune_filter(field: str = "commune") -> type[admin.SimpleListFilter]:
 
         def queryset(self, request: HttpRequest, queryset: Any) -> Any:
             if self.value():
-                return queryset.filter(**{f"{field}_id": self.value()})
+                return queryset.filter(**{f"{field}_id": filter_id(self.value())})
             return queryset
 
     return CommuneFilter

@@ -21,6 +21,7 @@ from unfold.admin import TabularInline
 
 from cnsc.core.admin import ScopedAdmin
 from cnsc.core.identity import mask_phone, try_normalize_phone
+from cnsc.core.params import as_id
 from cnsc.geo.admin import commune_filter
 from cnsc.geo.models import Hamlet
 from cnsc.team.models import Team
@@ -59,15 +60,15 @@ def scoped_filter(
 
         def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
             rows = model.objects.visible_to(request.user)
-            commune = request.GET.get("commune", "")
-            if commune.isdigit():
-                rows = rows.filter(commune_id=int(commune))
+            commune = as_id(request.GET.get("commune"))
+            if commune is not None:
+                rows = rows.filter(commune_id=commune)
             return [(str(r.pk), r.name) for r in rows.order_by("name")[:CHOICES_LIMIT]]
 
         def queryset(self, request: HttpRequest, queryset: Any) -> Any:
-            value = self.value()
-            if value and value.isdigit():
-                return queryset.filter(**{f"{field}_id": int(value)})
+            value = as_id(self.value())
+            if value is not None:
+                return queryset.filter(**{f"{field}_id": value})
             return queryset
 
     ScopedFilter.title = title

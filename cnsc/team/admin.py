@@ -25,6 +25,7 @@ from unfold.decorators import action
 
 from cnsc.core.admin import ScopedAdmin
 from cnsc.core.identity import mask_phone, try_normalize_phone
+from cnsc.core.params import as_id, filter_id
 from cnsc.geo.admin import commune_filter
 from cnsc.geo.models import Hamlet
 from cnsc.team.badge_views import download_member_badges, download_team_badges
@@ -54,14 +55,14 @@ class HamletFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         hamlets = Hamlet.objects.visible_to(request.user).select_related("commune")
-        commune = request.GET.get("commune")
-        if commune and commune.isdigit():
-            hamlets = hamlets.filter(commune_id=int(commune))
+        commune = as_id(request.GET.get("commune"))
+        if commune is not None:
+            hamlets = hamlets.filter(commune_id=commune)
         return [(str(h.pk), str(h)) for h in hamlets.order_by("commune__name", "name")[:500]]
 
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
         if self.value():
-            return queryset.filter(hamlet_id=self.value())
+            return queryset.filter(hamlet_id=filter_id(self.value()))
         return queryset
 
 

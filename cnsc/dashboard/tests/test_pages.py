@@ -145,10 +145,11 @@ def test_unknown_codes_are_404(built, superuser):
         "/dashboard/t/25747/NOPE/",
         "/dashboard/f/999/",
         "/dashboard/p/25747/",
-        "/dashboard/t/25747/T%00/",
-        "/dashboard/f/7%0018/",
     ):
         assert client.get(url).status_code == 404, url
+    # Control characters: refused before or by the view, never a database error.
+    for url in ("/dashboard/t/25747/T%00/", "/dashboard/f/7%0018/"):
+        assert client.get(url).status_code in (400, 404), url
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -153,8 +155,37 @@ class Table:
     sort: str
     descending: bool
     without_figures: list[UnitRef] = field(default_factory=list)
-    # (label, link, arrow) per column, set by the page that shows the table.
+    # (label, link, arrow) per column, and the rows as HTML: set by the page that shows it.
     header_links: list[tuple[str, str, str]] = field(default_factory=list)
+    body_html: SafeString = field(default_factory=lambda: mark_safe(""))
+
+    def body(self, *, query: str, with_context: bool) -> SafeString:
+        """The table's rows as HTML, built here rather than in the template: a province's
+        table has hundreds of cells, and the template engine's lookups cost more than the
+        queries behind them."""
+        rows = []
+        for unit, url, figures in self.lines:
+            context = (
+                format_html('<span class="muted"> · {}</span>', unit.context)
+                if with_context and unit.context
+                else ""
+            )
+            cells = format_html_join(
+                "",
+                '<td class="s-{}" title="{}">{}</td>',
+                ((f.status, f.tooltip, f.cell) for f in figures),
+            )
+            rows.append(
+                format_html(
+                    '<tr><th scope="row" class="col-unit"><a href="{}{}">{}</a>{}</th>{}</tr>',
+                    url,
+                    query,
+                    unit.name,
+                    context,
+                    cells,
+                )
+            )
+        return mark_safe("\n".join(rows))  # noqa: S308 (every part is built by format_html)
 
     @property
     def lines(self) -> list[tuple[UnitRef, str, list[sel.Figure]]]:
@@ -276,7 +307,8 @@ class Page:
 
     @cached_property
     def figures(self) -> dict[str, sel.Figure]:
-        return sel.figures_of(self.ref, self.period)
+        # The trend charts end with this period: their last points are the headline figures.
+        return {code: series[-1][1] for code, series in self.trends.items()}
 
     @cached_property
     def trend_periods(self) -> list[Period]:
@@ -288,7 +320,12 @@ class Page:
 
     @cached_property
     def cards(self) -> list[Card]:
-        previous = sel.figures_of(self.ref, self.period.previous())
+        before = self.period.previous()
+        previous = (
+            {code: series[-2][1] for code, series in self.trends.items()}
+            if len(self.trend_periods) > 1 and self.trend_periods[-2] == before
+            else sel.figures_of(self.ref, before)
+        )
         cards = []
         for code, figure in self.figures.items():
             cards.append(
@@ -319,6 +356,9 @@ class Page:
             wanted = code if table_key == key else ""
             table = build_table(self.ref, key, self.period, sort=wanted, descending=self.descending)
             table.header_links = self.headers(table)
+            table.body_html = table.body(
+                query=self.query_period, with_context=self.ref.type != UnitType.COMMUNE
+            )
             out.append(table)
         return out
 

@@ -158,23 +158,35 @@ def _target_chain(ref: UnitRef) -> list[int]:
 def targets_for(refs: Sequence[UnitRef], year: int) -> dict[tuple[int, str], float]:
     """The target of each (unit id, indicator) for ``year``: the unit's own, else the nearest
     unit above it with one, else the catalogue's default."""
+    return targets_by_year(refs, {year})[year]
+
+
+def targets_by_year(
+    refs: Sequence[UnitRef], years: set[int]
+) -> dict[int, dict[tuple[int, str], float]]:
+    """targets_for() for several years in one query."""
     chains = {ref.id: _target_chain(ref) for ref in refs}
     wanted = {i for chain in chains.values() for i in chain}
-    own: dict[tuple[int, str], float] = {
-        (unit_id, code): float(value)
-        for unit_id, code, value in IndicatorTarget.objects.filter(
-            unit_id__in=wanted, year=year
-        ).values_list("unit_id", "indicator", "value")
+    own: dict[tuple[int, int, str], float] = {
+        (year, unit_id, code): float(value)
+        for year, unit_id, code, value in IndicatorTarget.objects.filter(
+            unit_id__in=wanted, year__in=years
+        ).values_list("year", "unit_id", "indicator", "value")
     }
-    out: dict[tuple[int, str], float] = {}
-    for ref in refs:
-        for indicator in CATALOGUE:
-            target = next(
-                (own[(u, indicator.code)] for u in chains[ref.id] if (u, indicator.code) in own),
-                indicator.default_target,
-            )
-            if target is not None:
-                out[(ref.id, indicator.code)] = target
+    out: dict[int, dict[tuple[int, str], float]] = {year: {} for year in years}
+    for year in years:
+        for ref in refs:
+            for indicator in CATALOGUE:
+                target = next(
+                    (
+                        own[(year, u, indicator.code)]
+                        for u in chains[ref.id]
+                        if (year, u, indicator.code) in own
+                    ),
+                    indicator.default_target,
+                )
+                if target is not None:
+                    out[year][(ref.id, indicator.code)] = target
     return out
 
 
@@ -242,8 +254,7 @@ def trends_of(
         period__in=[p.code for p in periods],
     ).values_list("indicator", "period", "numerator", "denominator", "value", "computed_at")
     stored = {(code, p): (num, den, value, at) for code, p, num, den, value, at in rows}
-    years = {p.end.year for p in periods}
-    targets = {year: targets_for([ref], year) for year in years}
+    targets = targets_by_year([ref], {p.end.year for p in periods})
     out: dict[str, list[tuple[Period, Figure]]] = {}
     for indicator in chosen:
         series = []

@@ -46,7 +46,7 @@ deploy-check: install
 	CNSC_ENV=production DEBUG=0 ALLOWED_HOSTS=cnsc.example.gov.vn \
 	SECRET_KEY=deploy-check-$$(printf 'k%.0s' $$(seq 1 60)) \
 	CCCD_HASH_KEY=deploy-check-$$(printf 'c%.0s' $$(seq 1 40)) \
-	DATABASE_URL=sqlite:///$(CURDIR)/var/deploy-check.sqlite3 \
+	DATABASE_URL=sqlite:///$(CURDIR)/var/deploy-check.sqlite3 REDIS_URL=redis://127.0.0.1:6379/0 \
 	$(MANAGE) check --deploy --fail-level WARNING
 
 pytest: messages

@@ -9,6 +9,17 @@ import pytest
 pytest_plugins = ["cnsc.core.testing", "cnsc.core.testing_processes"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    """Rate-limit counters live in the cache, which outlives a test's transaction: each test
+    starts with every allowance whole."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     from cnsc.geo.services import units_load

@@ -431,9 +431,39 @@ if PRODUCTION and not PUBLIC_BASE_URL.startswith("https://"):
 VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT") or "30/m"
 if not re.fullmatch(r"\d+/\d*[smhd]", VERIFY_RATE_LIMIT):
     raise ImproperlyConfigured(f"VERIFY_RATE_LIMIT must look like 30/m, not {VERIFY_RATE_LIMIT!r}")
+# Requests per API client (per token) and, on the API's public documents (open data, OpenAPI),
+# per visitor IP. Past the limit the answer is 429 with Retry-After; other clients are unaffected.
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT") or "600/m"
+API_PUBLIC_RATE_LIMIT = os.environ.get("API_PUBLIC_RATE_LIMIT") or "120/m"
+for _name, _rate in (
+    ("API_RATE_LIMIT", API_RATE_LIMIT),
+    ("API_PUBLIC_RATE_LIMIT", API_PUBLIC_RATE_LIMIT),
+):
+    if not re.fullmatch(r"\d+/\d*[smhd]", _rate):
+        raise ImproperlyConfigured(f"{_name} must look like 600/m, not {_rate!r}")
 # Where the visitor's IP is read. Behind a reverse proxy, the header it sets (HTTP_X_REAL_IP),
 # or every resident shares the proxy's one allowance.
 RATELIMIT_IP_META_KEY = os.environ.get("RATELIMIT_IP_META_KEY") or "REMOTE_ADDR"
+
+# --- Cache: rate-limit counters ----------------------------------------------------------------
+# Rate limits count in the cache. With several web processes (gunicorn workers, several
+# machines) it must be shared, or each process keeps its own allowance: set REDIS_URL. Without
+# it, a cache in the process's memory (fine for one process and for development).
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    if not re.fullmatch(r"(rediss?|unix)://\S+", REDIS_URL):
+        raise ImproperlyConfigured(
+            f"REDIS_URL must look like redis://127.0.0.1:6379/0, not {REDIS_URL!r}"
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "cnsc",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Logging: one JSON line per event, never personal data -----------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import (
     HttpRequest,
@@ -28,6 +29,7 @@ from django.http import (
 )
 from django.utils import timezone
 from django.views.decorators.http import require_safe
+from django_ratelimit.core import get_usage
 
 from cnsc.geo.models import AdminUnit, Hamlet, Hierarchy, Level
 from cnsc.team.models import Team
@@ -65,9 +67,12 @@ LAST_USED_EVERY = dt.timedelta(minutes=1)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after
 
 
 def bad(code: str, message: str) -> ApiError:
@@ -78,7 +83,23 @@ def error_response(error: ApiError) -> JsonResponse:
     response = JsonResponse({"error": error.code, "message": error.message}, status=error.status)
     if error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="cnsc"'
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
     return response
+
+
+def _throttle(request: HttpRequest, group: str, key: str, rate: str) -> None:
+    """Counts the request against ``key``'s allowance (a client, or a visitor's IP for the
+    public documents); past it, 429 with the seconds until the window turns. Counted in the
+    shared cache, so one busy client never slows another."""
+    usage = get_usage(request, group=group, key=lambda _g, _r: key, rate=rate, increment=True)
+    if usage is not None and usage["should_limit"]:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Too many requests: at most {rate.replace('/', ' per ')}. Try again later.",
+            retry_after=max(1, usage["time_left"]),
+        )
 
 
 def _client(request: HttpRequest) -> ApiClient:
@@ -115,7 +136,9 @@ def api_view(view: ApiView) -> Callable[[HttpRequest], HttpResponseBase]:
     @require_safe
     def wrapper(request: HttpRequest) -> HttpResponseBase:
         try:
-            return view(request, reach_of_client(_client(request)))
+            client = _client(request)
+            _throttle(request, "api", f"client:{client.pk}", settings.API_RATE_LIMIT)
+            return view(request, reach_of_client(client))
         except ApiError as error:
             return error_response(error)
 
@@ -129,6 +152,8 @@ def public_view(
     @require_safe
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
+            ip = request.META.get(settings.RATELIMIT_IP_META_KEY, "")
+            _throttle(request, "api-public", f"ip:{ip}", settings.API_PUBLIC_RATE_LIMIT)
             return view(request, *args, **kwargs)
         except ApiError as error:
             return error_response(error)

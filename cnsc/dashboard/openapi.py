@@ -21,8 +21,15 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
-    return {str(code): _ref("responses", names[code]) for code in codes}
+    """The error answers listed, and 429, which every route may give."""
+    names = {
+        400: "BadRequest",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "NotFound",
+        429: "TooManyRequests",
+    }
+    return {str(code): _ref("responses", names[code]) for code in (*codes, 429)}
 
 
 NULLABLE_INT = {"type": ["integer", "null"]}
@@ -415,6 +422,19 @@ def document(server: str) -> dict[str, Any]:
                 "Unauthorized": _json(_ref("schemas", "Error"), "No valid token."),
                 "Forbidden": _json(_ref("schemas", "Error"), "A unit outside the token's scope."),
                 "NotFound": _json(_ref("schemas", "Error"), "An unknown unit or indicator code."),
+                "TooManyRequests": {
+                    **_json(
+                        _ref("schemas", "Error"),
+                        "Over the allowance: per client token, or per address for the public "
+                        "documents.",
+                    ),
+                    "headers": {
+                        "Retry-After": {
+                            "description": "Seconds until requests are taken again.",
+                            "schema": {"type": "integer"},
+                        }
+                    },
+                },
             },
             "schemas": {
                 "Error": {

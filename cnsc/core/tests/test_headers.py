@@ -31,6 +31,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "cnsc.example.gov.vn",
     "SECRET_KEY": "headers-test-" + "k" * 60,
     "CCCD_HASH_KEY": "headers-test-" + "c" * 40,
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
 
 
@@ -46,6 +47,14 @@ def production(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[s
 def test_the_deployment_checklist_passes_with_production_settings(tmp_path):
     result = production(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_checklist_wants_a_shared_cache_for_the_rate_limits(tmp_path, monkeypatch):
+    monkeypatch.delitem(PRODUCTION, "REDIS_URL")
+    result = production(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path)
+    assert result.returncode != 0
+    assert "cnsc.W001" in result.stderr
+    assert "REDIS_URL" in result.stderr
 
 
 def test_production_sends_hsts_and_secure_cookies(tmp_path):

@@ -282,6 +282,8 @@ def test_a_credential_cannot_end_before_it_was_issued(hamlet):
             "PUBLIC_BASE_URL must use https in production",
         ),
         ({"VERIFY_RATE_LIMIT": "lots"}, "VERIFY_RATE_LIMIT must look like 30/m"),
+        ({"API_RATE_LIMIT": "600 a minute"}, "API_RATE_LIMIT must look like 600/m"),
+        ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL must look like redis://"),
     ],
 )
 def test_a_bad_public_address_or_rate_stops_the_start(tmp_path, env, message):

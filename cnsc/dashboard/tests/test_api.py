@@ -227,3 +227,28 @@ def test_the_api_is_read_only(built, token_for, api):
     client = api(token_for("79"))
     assert client.post("/api/v1/values", {"unit": "79", "period": "2025"}).status_code == 405
     assert client.delete("/api/v1/indicators").status_code == 405
+
+
+def test_a_client_over_its_allowance_gets_429_and_others_are_not_slowed(
+    built, token_for, api, settings
+):
+    settings.API_RATE_LIMIT = "3/m"
+    busy, other = api(token_for("79", name="IOC")), api(token_for("79", name="Open data"))
+    assert [busy.get("/api/v1/indicators").status_code for _ in range(3)] == [200] * 3
+    refused = busy.get("/api/v1/indicators")
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    # Another client of the same machine keeps its own allowance.
+    assert other.get("/api/v1/indicators").status_code == 200
+
+
+def test_the_public_documents_are_limited_per_address(built, settings):
+    settings.API_PUBLIC_RATE_LIMIT = "2/m"
+    here = Client(REMOTE_ADDR="203.0.113.7")
+    elsewhere = Client(REMOTE_ADDR="203.0.113.8")
+    assert [here.get("/api/v1/openapi.json").status_code for _ in range(2)] == [200, 200]
+    refused = here.get("/api/v1/openapi.json")
+    assert refused.status_code == 429
+    assert "Retry-After" in refused
+    assert elsewhere.get("/api/v1/openapi.json").status_code == 200

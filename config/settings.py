@@ -380,6 +380,17 @@ if TELEGRAM_WEBHOOK_URL and not TELEGRAM_WEBHOOK_URL.startswith("https://"):
 # Where `runbot --webhook` listens, behind the reverse proxy.
 TELEGRAM_WEBHOOK_LISTEN = env_str("TELEGRAM_WEBHOOK_LISTEN", "127.0.0.1")
 TELEGRAM_WEBHOOK_PORT = env_int("TELEGRAM_WEBHOOK_PORT", 8443)
+# The Bot API server the bot calls: Telegram's, or a self-hosted telegram-bot-api server (no
+# 20 MB download limit, requests stay on the operator's network). Scheme, host and an optional
+# path, without the /bot<token> part that follows it in every call.
+TELEGRAM_API_BASE_URL = (
+    os.environ.get("TELEGRAM_API_BASE_URL", "").strip() or "https://api.telegram.org"
+).rstrip("/")
+if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~-]+)*", TELEGRAM_API_BASE_URL):
+    raise ImproperlyConfigured(
+        f"TELEGRAM_API_BASE_URL must be a scheme and host such as https://api.telegram.org, "
+        f"not {TELEGRAM_API_BASE_URL!r}"
+    )
 # Days an invitation to link a Telegram account stays valid.
 BOT_INVITATION_DAYS = env_int("BOT_INVITATION_DAYS", 7)
 # A visit whose first message reached the bot later than this after it was written: the bot

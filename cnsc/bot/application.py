@@ -52,10 +52,22 @@ def make_request() -> BaseRequest:
     return HTTPXRequest(connection_pool_size=8, read_timeout=30, connect_timeout=10)
 
 
+def api_urls() -> tuple[str, str]:
+    """The Bot API's method and file addresses (PTB appends the token to each)."""
+    base = settings.TELEGRAM_API_BASE_URL
+    return f"{base}/bot", f"{base}/file/bot"
+
+
 def make_bot(request: BaseRequest | None = None) -> Bot:
     if not settings.TELEGRAM_BOT_TOKEN:
         raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
-    return Bot(token=settings.TELEGRAM_BOT_TOKEN, request=request or make_request())
+    base_url, base_file_url = api_urls()
+    return Bot(
+        token=settings.TELEGRAM_BOT_TOKEN,
+        request=request or make_request(),
+        base_url=base_url,
+        base_file_url=base_file_url,
+    )
 
 
 def build_application(
@@ -70,6 +82,8 @@ def build_application(
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder().token(
         token or settings.TELEGRAM_BOT_TOKEN
     )
+    base_url, base_file_url = api_urls()
+    builder = builder.base_url(base_url).base_file_url(base_file_url)
     builder = builder.request(request or make_request())
     if polling:
         builder = builder.get_updates_request(updates_request or make_request())

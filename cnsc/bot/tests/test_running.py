@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +19,7 @@ from asgiref.sync import async_to_sync
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from cnsc.bot.application import build_application, make_bot
 from cnsc.bot.logs import REDACTED, RedactSecrets
 from cnsc.bot.models import ProcessedUpdate
 from cnsc.bot.testing import TOKEN, Harness
@@ -21,6 +28,7 @@ from cnsc.bot.webhook import start_server
 pytestmark = pytest.mark.django_db
 
 SECRET = "webhook-secret-0123456789"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:
@@ -150,3 +158,71 @@ def test_a_bot_crash_answers_politely_and_keeps_running(bot, linked, you, monkey
     assert "/visit" in bot.telegram.last_text()
     # The failed update was not recorded as handled: a redelivery is tried again.
     assert ProcessedUpdate.objects.count() == 1
+
+
+class _BotApiServer(BaseHTTPRequestHandler):
+    """A self-hosted Bot API server that knows one method, getMe, and records each path."""
+
+    paths: list[str] = []
+
+    def do_POST(self) -> None:
+        self.paths.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        me = {"id": 7000000001, "is_bot": True, "first_name": "CNSC", "username": "cnsc_bot"}
+        body = json.dumps({"ok": True, "result": me}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def test_the_bot_calls_the_configured_bot_api_server(settings):
+    settings.TELEGRAM_BOT_TOKEN = TOKEN
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BotApiServer)
+    _BotApiServer.paths = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.TELEGRAM_API_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}/tg"
+
+    async def ask_who_we_are() -> list[str]:
+        application = build_application(polling=False)
+        async with application:
+            pass
+        bot = make_bot()
+        async with bot:
+            pass
+        return [application.bot.username, bot.username]
+
+    try:
+        names = async_to_sync(ask_who_we_are)()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert names == ["cnsc_bot", "cnsc_bot"]
+    assert _BotApiServer.paths == [f"/tg/bot{TOKEN}/getMe"] * 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["api.telegram.org", "ftp://api.telegram.org", "https://api.telegram.org/bot123:abc?x=1"],
+)
+def test_a_bad_bot_api_address_stops_the_start(tmp_path, value):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CNSC_"))},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "CNSC_VAR_DIR": str(tmp_path),
+            "TELEGRAM_API_BASE_URL": value,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "TELEGRAM_API_BASE_URL must be a scheme and host" in result.stderr.splitlines()[-1]

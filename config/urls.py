@@ -1,7 +1,6 @@
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
@@ -26,4 +25,12 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # Uploads in development (handbooks' files in the back office); production serves none, and
+    # photos of visits and reports go through outreach:photo in both.
+    urlpatterns += [
+        re_path(
+            r"^media/(?P<path>.*)$",
+            core_views.media_in_development,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    ]

@@ -94,6 +94,7 @@ ROUTES: dict[str, frozenset[str]] = {
     "outreach:household_template": EVERY_ROLE,  # the blank spreadsheet
     "outreach:household_export": EVERY_ROLE,
     "outreach:resident_rights": EVERY_ROLE,
+    "outreach:photo": EVERY_ROLE,
     "outreach:resident_data_export": COMMUNE_WRITERS,
     "outreach:resident_data_erase": COMMUNE_WRITERS,
     # Training: the back office's own pages, and what residents open.

@@ -4,10 +4,11 @@ import logging
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django.views.static import serve as static_serve
 from django_ratelimit.decorators import ratelimit
 
 from cnsc.core.models import CREDENTIAL_CODE_LENGTH, Credential, normalise_code
@@ -75,3 +76,18 @@ def verify_lookup(request: HttpRequest) -> HttpResponse:
     return render(
         request, "core/verify.html", {"state": "lookup", "code": typed, "malformed": bool(typed)}
     )
+
+
+PRIVATE_MEDIA = ("visits/", "reports/")
+
+
+def media_in_development(request: HttpRequest, path: str, document_root: str) -> HttpResponseBase:
+    """Django's development file server, with a name the file system refuses (too long, a NUL)
+    answered as not found instead of a server error. Photos of visits and field reports are not
+    among its files: they show people, and only outreach:photo serves them, to who may see them."""
+    if path.startswith(PRIVATE_MEDIA):
+        raise Http404
+    try:
+        return static_serve(request, path, document_root=document_root)
+    except (OSError, ValueError):
+        raise Http404 from None

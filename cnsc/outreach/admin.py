@@ -15,7 +15,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
@@ -299,11 +302,29 @@ class VisitOutcomeInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("resident")
 
 
+def photo_link(file: Any) -> SafeString | str:
+    """A stored photo as a thumbnail linking to the full picture, both through the scoped photo
+    route (the media folder itself is never served)."""
+    if not file:
+        return "-"
+    url = reverse("outreach:photo", args=[file.name])
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener"><img src="{}" width="160" alt="{}"></a>',
+        url,
+        url,
+        _("photo"),
+    )
+
+
 class VisitPhotoInline(ReadOnlyInline):
     model = VisitPhoto
     show_change_link = False
-    fields = ("file", "width", "height", "size", "created_at")
+    fields = ("picture", "width", "height", "size", "created_at")
     readonly_fields = fields
+
+    @admin.display(description=_("photo"))
+    def picture(self, obj: VisitPhoto) -> SafeString | str:
+        return photo_link(obj.file)
 
 
 class ReadOnlyAdmin(ScopedAdmin):
@@ -380,7 +401,7 @@ class FieldReportAdmin(ScopedAdmin):
         "code",
         "category",
         "text",
-        "photo",
+        "picture",
         "reporter",
         "team",
         "commune",
@@ -394,7 +415,7 @@ class FieldReportAdmin(ScopedAdmin):
         "reporter_notified_at",
     )
     fieldsets = (
-        (None, {"fields": ("code", "category", "text", "photo", "created_at")}),
+        (None, {"fields": ("code", "category", "text", "picture", "created_at")}),
         (
             _("Where and who"),
             {"fields": ("reporter", "team", "commune", "hamlet", "latitude", "longitude")},
@@ -417,6 +438,10 @@ class FieldReportAdmin(ScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # members report from the field
+
+    @admin.display(description=_("photo"))
+    def picture(self, obj: FieldReport) -> SafeString | str:
+        return photo_link(obj.photo)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

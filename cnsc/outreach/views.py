@@ -12,14 +12,14 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from cnsc.core.pdf import pdf_response
 from cnsc.core.spreadsheets import XLSX, ImportFileError
@@ -29,7 +29,7 @@ from cnsc.geo.models import AdminUnit, Hamlet, Hierarchy, Level
 
 from .exports import ExportTooLargeError, export_households, may_see_personal_data
 from .imports import ImportResult, import_households, template
-from .models import Household, Resident
+from .models import FieldReport, Household, Resident, Visit, VisitPhoto
 from .rights import resident_erase, resident_export
 
 IMPORT_SALT = "cnsc.outreach.household-import"
@@ -325,3 +325,31 @@ def resident_data_erase(request: HttpRequest, code: str) -> HttpResponse:
             ),
         )
     return HttpResponseRedirect(reverse("outreach:resident_rights", args=[resident.code]))
+
+
+PHOTO_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+@staff_member_required
+@require_safe
+def photo(request: HttpRequest, name: str) -> FileResponse:
+    """A visit's or a field report's photo, for whoever may see that visit or report; anyone
+    else, and any name that is not a stored photo, gets 404. The web server never serves the
+    media folder itself: photos show households and people."""
+    extension = name.rsplit(".", 1)[-1].lower()
+    if len(name) > 200 or extension not in PHOTO_TYPES:
+        raise Http404
+    stored: Any = VisitPhoto.objects.filter(
+        visit__in=Visit.objects.visible_to(request.user), file=name
+    ).first()
+    file = stored.file if stored is not None else None
+    if file is None:
+        report = FieldReport.objects.visible_to(request.user).filter(photo=name).first()
+        file = report.photo if report is not None else None
+    if not file:
+        raise Http404
+    try:
+        handle = file.open("rb")
+    except OSError:
+        raise Http404 from None
+    return FileResponse(handle, content_type=PHOTO_TYPES[extension])

@@ -157,7 +157,7 @@ def build_world(settings: Any, tmp_path: Any) -> World:
     from cnsc.dashboard.services import api_client_create
     from cnsc.outreach.models import ReportCategory
     from cnsc.outreach.services import checkin_record, field_report_create
-    from cnsc.outreach.tests.factories import make_head, make_household, record
+    from cnsc.outreach.tests.factories import image_bytes, make_head, make_household, record
     from cnsc.team.models import MemberRole, Target
     from cnsc.team.tests.factories import enrol, make_team
     from cnsc.training.certificates import certificate_issue
@@ -189,7 +189,7 @@ def build_world(settings: Any, tmp_path: Any) -> World:
     member = membership.member
     household = make_household(team, house_number="12", street="Đường Yersin")
     resident = make_head(household, full_name="Nguyễn Văn Tư")
-    visit = record(leading.member, household)
+    visit = record(leading.member, household, photos=[image_bytes("PNG")])
     checkin, _created = checkin_record(
         member=leading.member, hamlet=hamlet, at=timezone.now(), idempotency_key="guard:1"
     )
@@ -283,6 +283,7 @@ def build_world(settings: Any, tmp_path: Any) -> World:
         attend_code=attendance_code(session=session),
         leader_member=leading.member,
         home=home,
+        photo=visit.photos.get().file.name,
     )
     return w
 
@@ -357,6 +358,7 @@ SAMPLES: dict[str, Sample] = {
     "outreach:household_import": lambda w: reverse("outreach:household_import"),
     "outreach:household_template": lambda w: reverse("outreach:household_template"),
     "outreach:household_export": lambda w: reverse("outreach:household_export"),
+    "outreach:photo": lambda w: reverse("outreach:photo", args=[w.extra.photo]),
     "outreach:resident_rights": lambda w: reverse(
         "outreach:resident_rights", args=[w.objects["outreach.resident"].code]
     ),

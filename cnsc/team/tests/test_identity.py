@@ -194,3 +194,22 @@ def test_rekey_refuses_the_current_key():
 
     with override_settings(CCCD_HASH_KEY=NEW_KEY), pytest.raises(CommandError):
         call_command("rekey_cccd", old_key=NEW_KEY)
+
+
+@pytest.mark.django_db
+def test_rekey_works_batch_by_batch_and_moves_every_row(home_commune, monkeypatch):
+    from cnsc.core.management.commands import rekey_cccd
+
+    monkeypatch.setattr(rekey_cccd, "BATCH", 2)
+    numbers = [f"074085{n:06d}" for n in (11111, 22222, 33333)]  # men born in 1985
+    with override_settings(CCCD_HASH_KEY=OLD_KEY, CCCD_HASH_PREVIOUS_KEYS=[]):
+        members = [
+            make_member(home_commune, full_name=f"Người {n}", cccd=cccd)
+            for n, cccd in enumerate(numbers)
+        ]
+    with override_settings(CCCD_HASH_KEY=NEW_KEY, CCCD_HASH_PREVIOUS_KEYS=[OLD_KEY]):
+        call_command("rekey_cccd", old_key=OLD_KEY)
+        for member, cccd in zip(members, numbers, strict=True):
+            member.refresh_from_db()
+            assert member.cccd_key_id == key_fingerprint(NEW_KEY)
+            assert member.cccd_hash == cccd_hash(cccd)

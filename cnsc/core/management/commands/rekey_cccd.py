@@ -35,23 +35,35 @@ class Command(BaseCommand):
             )
         old_id, new_id = key_fingerprint(old_key), current_key_id()
         total = 0
-        with transaction.atomic():
-            for holder in CCCD_HOLDERS:
-                model = holder.model
-                qs = model._default_manager.filter(**{holder.key_field: old_id}).exclude(
-                    **{holder.hash_field: ""}
-                )
-                rows = list(qs.select_for_update().only("pk", holder.hash_field))
-                for row in rows:
-                    setattr(
-                        row, holder.hash_field, rehash(getattr(row, holder.hash_field), key=new_key)
+        # Batch by batch, each in its own transaction: memory stays flat at millions of
+        # residents, and a run that is stopped goes on where it stopped (rows already moved
+        # carry the new key's id and are not picked again).
+        for holder in CCCD_HOLDERS:
+            model = holder.model
+            pending = model._default_manager.filter(**{holder.key_field: old_id}).exclude(
+                **{holder.hash_field: ""}
+            )
+            moved = 0
+            while True:
+                with transaction.atomic():
+                    rows = list(
+                        pending.order_by("pk")
+                        .select_for_update(skip_locked=False)
+                        .only("pk", holder.hash_field)[:BATCH]
                     )
-                    setattr(row, holder.key_field, new_id)
-                model._default_manager.bulk_update(
-                    rows, [holder.hash_field, holder.key_field], batch_size=BATCH
-                )
-                total += len(rows)
-                self.stdout.write(f"{model._meta.label}: {len(rows)} re-keyed")
+                    if not rows:
+                        break
+                    for row in rows:
+                        setattr(
+                            row,
+                            holder.hash_field,
+                            rehash(getattr(row, holder.hash_field), key=new_key),
+                        )
+                        setattr(row, holder.key_field, new_id)
+                    model._default_manager.bulk_update(rows, [holder.hash_field, holder.key_field])
+                moved += len(rows)
+            total += moved
+            self.stdout.write(f"{model._meta.label}: {moved} re-keyed")
         self.stdout.write(
             self.style.SUCCESS(
                 f"{total} hashes moved to key {new_id}. Now append the old key to "

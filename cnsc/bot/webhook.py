@@ -74,7 +74,9 @@ async def _respond(conn: h11.Connection, writer: asyncio.StreamWriter, status: i
 
 async def _read_request(
     conn: h11.Connection, reader: asyncio.StreamReader
-) -> tuple[h11.Request, bytes] | int:
+) -> tuple[h11.Request, bytes] | int | None:
+    """The request and its body, a status to refuse it with, or None when the client went
+    away before sending one (a port check by the proxy or a monitor): nothing to answer."""
     request: h11.Request | None = None
     body = bytearray()
     while True:
@@ -92,7 +94,7 @@ async def _read_request(
         elif isinstance(event, h11.EndOfMessage) and request is not None:
             return request, bytes(body)
         elif isinstance(event, h11.ConnectionClosed):
-            return 400
+            return None
 
 
 async def start_server(
@@ -107,6 +109,8 @@ async def start_server(
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=16384)
         try:
             read = await _read_request(conn, reader)
+            if read is None:
+                return
             if isinstance(read, int):
                 status = read
             else:

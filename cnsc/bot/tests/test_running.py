@@ -3,6 +3,7 @@ runbot without a token, and the token kept out of every log line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -226,3 +227,41 @@ def test_a_bad_bot_api_address_stops_the_start(tmp_path, value):
     )
     assert result.returncode != 0
     assert "TELEGRAM_API_BASE_URL must be a scheme and host" in result.stderr.splitlines()[-1]
+
+
+def test_a_connection_closed_before_any_request_is_no_error(linked, you, caplog):
+    """The proxy's or a monitor's port check opens and closes a connection: nothing to answer,
+    nothing logged as an error, and the next update is served."""
+    harness = Harness()
+    application = harness.application
+    port = free_port()
+    statuses: list[int] = []
+
+    async def scenario() -> None:
+        async with application:
+            server = await start_server(
+                application, host="127.0.0.1", port=port, path="/telegram", secret=SECRET
+            )
+            try:
+                for _ in range(3):
+                    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    await writer.wait_closed()
+                await asyncio.sleep(0.2)
+                async with httpx.AsyncClient(timeout=5) as client:
+                    answer = await client.post(
+                        f"http://127.0.0.1:{port}/telegram",
+                        content=json.dumps(you.command("help")).encode(),
+                        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+                    )
+                    statuses.append(answer.status_code)
+            finally:
+                server.close()
+                await server.wait_closed()
+            await application.process_update(application.update_queue.get_nowait())
+
+    with caplog.at_level(logging.WARNING):
+        async_to_sync(scenario)()
+    assert statuses == [200]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "/visit" in harness.telegram.last_text()

@@ -31,22 +31,13 @@ from reportlab.platypus import (
 )
 
 from cnsc.core import pdf
+from cnsc.core.spreadsheets import safe_cell
 from cnsc.core.text import search_key
 
 from .charts import Series, series_of
 from .indicators import Indicator
 from .pages import Page, Table
 from .selectors import format_count
-
-# Characters that make a spreadsheet treat a cell as a formula (tab and CR too: some programs
-# strip them before looking).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _filename(page: Page, what: str, extension: str) -> str:

@@ -14,6 +14,7 @@ from openpyxl.styles import Font
 from cnsc.access.models import AuditAction
 from cnsc.access.services import audit_record
 from cnsc.core.identity import mask_phone, national_phone
+from cnsc.core.spreadsheets import safe_cell
 from cnsc.core.types import Viewer
 from cnsc.team.imports import (
     MEMBER_COLUMNS,
@@ -26,17 +27,7 @@ from cnsc.team.imports import (
 from cnsc.team.models import Member, Membership
 
 PERSONAL_DATA_PERMISSION = "team.view_personal_data"
-# Characters that make a spreadsheet treat a cell as a formula (and tab/CR, which some
-# programs strip before looking).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXTRA_HEADERS = ("Tên tổ", "Thôn/Khu phố", "Xã/Phường")
-
-
-def safe_cell(value: Any) -> Any:
-    """A value that a spreadsheet shows as text, never runs as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def mask_email(email: str) -> str:

@@ -18,17 +18,9 @@ from cnsc.access.models import AuditAction
 from cnsc.access.services import audit_record
 from cnsc.core.identity import mask_phone
 from cnsc.core.models import format_code
+from cnsc.core.spreadsheets import safe_cell
 from cnsc.core.types import Viewer
 from cnsc.training.models import Attendance, TrainingSession
-
-# Characters that make a spreadsheet read a cell as a formula (names are typed by the public).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _headers() -> list[str]:
@@ -95,7 +87,7 @@ def attendance_workbook(attendances: QuerySet[Attendance]) -> tuple[bytes, int]:
         "session__course", "session__commune", "member", "resident", "certificate"
     ).order_by("session__starts_at", "session_id", "pk")
     for attendance in rows.iterator(chunk_size=2000):
-        ws.append([_safe(value) for value in _row(attendance)])
+        ws.append([safe_cell(value) for value in _row(attendance)])
         count += 1
     out = io.BytesIO()
     wb.save(out)

@@ -323,6 +323,11 @@ class _Stage:
         # A CCCD hashed under an earlier key of the chain (not yet re-keyed) still matches.
         self.old_columns = [f"cccd_old{i}" for i in range(old_hashes)]
         self.staged = [name for name, _kind in STAGED] + self.old_columns
+        # Whether any household or resident of the file is one already stored. When none is
+        # (a commune's first list), the statements that compare with or change stored ones
+        # would find nothing, and are not run: each would read a whole table for nothing.
+        self.stored_households = True
+        self.stored_residents = True
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(query, params)
@@ -421,7 +426,22 @@ def _masked(value: str) -> bool:
 _MEMO_LIMIT = 200_000
 # The position of each column in COLUMNS, for reading a row's cells as a tuple.
 _AT = {c.key: i for i, c in enumerate(COLUMNS)}
-_STATE_AT = [(service, _AT[f"state_{service}"]) for service in STATES]
+_HOUSEHOLD_AT = tuple(
+    _AT[key]
+    for key in (
+        "household_code",
+        "hamlet",
+        "house_number",
+        "street",
+        "household_phone",
+        "team_code",
+    )
+)
+_FIXED = ("relation", "sex", "smartphone", "welfare", "states_on")
+_STATE_KEYS = tuple((service, f"state_{service}") for service in STATES)
+_SETTLED_AT = tuple(_AT[key] for key in (*_FIXED, *(key for _s, key in _STATE_KEYS)))
+_household_cells = itemgetter(*_HOUSEHOLD_AT)
+_settled_cells = itemgetter(*_SETTLED_AT)
 
 
 class _RowReader:
@@ -451,6 +471,9 @@ class _RowReader:
         self.unknown_hamlets: list[tuple[int, str]] = []
         self._texts: dict[str, tuple[str, str]] = {}
         self._choices: dict[tuple[str, Any], tuple[Any, str | None]] = {}
+        self._household_cells: tuple[Any, ...] = ()
+        self._household: tuple[Any, ...] = ()
+        self._settled: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def text(self, raw: str) -> tuple[str, str]:
         """``raw`` in NFC and its search key."""
@@ -516,16 +539,97 @@ class _RowReader:
         cells = [(v.strip() or None) if v.__class__ is str else _cell(v) for v in self.cells(row)]
         problems: list[tuple[str, str]] = []
         add = problems.append
-        lookups = self.lookups
-        choice = self.choice
 
-        # The household.
-        code = cells[_AT["household_code"]] or ""
+        # The household: its cells repeat on each of its residents' rows, which follow each
+        # other, so the previous row's answer serves while the cells are the same.
+        household_cells = _household_cells(cells)
+        if household_cells == self._household_cells:
+            household = self._household
+        else:
+            household = self._read_household(household_cells, add)
+            if problems:
+                household_cells = ()
+            self._household_cells, self._household = household_cells, household
+        hh_key, code, hamlet_id, hamlet_team_id, house_number, street, address_key = household[:7]
+        household_phone, team_id = household[7:]
+
+        # The resident.
+        full_name, name_key = self.text(_plain(cells[_AT["full_name"]]))
+        if not full_name:
+            add(("full_name", _("Enter the resident's full name.")))
+        elif len(full_name) > 150:
+            add(("full_name", _("The name is too long (at most 150 characters).")))
+        settled_cells = _settled_cells(cells)
+        settled = self._settled.get(settled_cells)
+        if settled is None:
+            if len(self._settled) >= _MEMO_LIMIT:
+                self._settled.clear()
+            settled = self._settled[settled_cells] = self._read_settled(settled_cells)
+        fixed, fixed_problems, states, state_problems = settled
+        problems += fixed_problems
+        relation, sex, smartphone, welfare, states_on = fixed
+        birth_year = self._year(cells[_AT["birth_year"]], add)
+        phone = self._phone(cells[_AT["phone"]], "phone", add)
+        cccd = None
+        raw_cccd = cells[_AT["cccd"]]
+        if raw_cccd is not None:
+            # A CCCD typed into a number cell loses its leading zero; every province code has one.
+            raw = f"{int(raw_cccd):012d}" if isinstance(raw_cccd, int | float) else raw_cccd
+            if not _masked(raw):
+                try:
+                    cccd = self.cccds(raw, sex=sex, birth_year=birth_year)
+                except ValidationError as exc:
+                    add(("cccd", exc.messages[0]))
+        problems += state_problems
+
+        if problems:
+            for key, message in problems:
+                self.result.error(number, key, message)
+            return None
+        if cccd is None:
+            hashed: tuple[Any, ...] = ("", "", "", *self.no_old_hashes)
+        else:
+            hashed = (cccd.hash, cccd.last4, cccd.key_id, *sorted(cccd.matches - {cccd.hash}))
+        return (
+            number,
+            hh_key,
+            code,
+            next(self.household_codes),
+            hamlet_id,
+            hamlet_team_id,
+            house_number,
+            street,
+            address_key,
+            household_phone,
+            team_id,
+            next(self.resident_codes),
+            full_name,
+            name_key,
+            sex,
+            birth_year,
+            relation,
+            phone,
+            *hashed[:3],
+            smartphone,
+            welfare,
+            *states,
+            states_on,
+            *hashed[3:],
+        )
+
+    def _read_household(
+        self, cells: tuple[Any, ...], add: Callable[[tuple[str, str]], None]
+    ) -> tuple[Any, ...]:
+        """The household's columns of a row, checked: (its key in the file, code, hamlet id,
+        the hamlet's team, house number, street, address key, phone, team id)."""
+        lookups = self.lookups
+        raw_code, raw_hamlet, raw_house, raw_street, raw_phone, raw_team = cells
+        code = raw_code or ""
         if code.__class__ is not str:
             code = _plain(code)
         if len(code) > 20:
             add(("household_code", _("The household code is too long (at most 20 characters).")))
-        hamlet_raw = _plain(cells[_AT["hamlet"]])
+        hamlet_raw = _plain(raw_hamlet)
         hamlet = None
         if not hamlet_raw:
             add(("hamlet", _("Give the hamlet or quarter.")))
@@ -536,7 +640,7 @@ class _RowReader:
             if hamlet is None:
                 # Whether it is another commune's hamlet is asked after the rows are read (no
                 # query can run while they are copied to the database).
-                position = len(self.result.errors) + len(problems)
+                position = len(self.result.errors) + (1 if len(code) > 20 else 0)
                 if position < MAX_ERRORS:
                     self.unknown_hamlets.append((position, hamlet_raw))
                 add(
@@ -548,8 +652,8 @@ class _RowReader:
                 )
             elif hamlet.retired_on is not None:
                 add(("hamlet", _("This hamlet has been retired.")))
-        house_number, house_key = self.text(_plain(cells[_AT["house_number"]]))
-        street, street_key = self.text(_plain(cells[_AT["street"]]))
+        house_number, house_key = self.text(_plain(raw_house))
+        street, street_key = self.text(_plain(raw_street))
         if len(house_number) > 40:
             add(("house_number", _("The house number is too long (at most 40 characters).")))
         if len(street) > 200:
@@ -559,9 +663,9 @@ class _RowReader:
         )
         if not code and not address_key:
             add(("household_code", _("Give the household code, or the house number and street.")))
-        household_phone = self._phone(cells[_AT["household_phone"]], "household_phone", add)
+        household_phone = self._phone(raw_phone, "household_phone", add)
         team_id = None
-        team_code = _plain(cells[_AT["team_code"]])
+        team_code = _plain(raw_team)
         if team_code:
             team = lookups.teams.get(team_code)
             if team is None:
@@ -576,64 +680,11 @@ class _RowReader:
                 add(("team_code", _("This team has been dissolved.")))
             else:
                 team_id = team.pk
-
-        # The resident.
-        full_name, name_key = self.text(_plain(cells[_AT["full_name"]]))
-        if not full_name:
-            add(("full_name", _("Enter the resident's full name.")))
-        elif len(full_name) > 150:
-            add(("full_name", _("The name is too long (at most 150 characters).")))
-        fixed: dict[str, Any] = {}
-        for key in ("relation", "sex", "smartphone", "welfare", "states_on"):
-            raw = cells[_AT[key]]
-            if raw is None:
-                fixed[key] = None
-                continue
-            fixed[key], message = choice(key, raw)
-            if message:
-                add((key, message))
-        sex = fixed["sex"]
-        birth_year = self._year(cells[_AT["birth_year"]], add)
-        phone = self._phone(cells[_AT["phone"]], "phone", add)
-        cccd = None
-        raw_cccd = cells[_AT["cccd"]]
-        if raw_cccd is not None:
-            # A CCCD typed into a number cell loses its leading zero; every province code has one.
-            raw = f"{int(raw_cccd):012d}" if isinstance(raw_cccd, int | float) else raw_cccd
-            if not _masked(raw):
-                try:
-                    cccd = self.cccds(raw, sex=sex, birth_year=birth_year)
-                except ValidationError as exc:
-                    add(("cccd", exc.messages[0]))
-        states: list[str] = []
-        for service, at in _STATE_AT:
-            raw_state = cells[at]
-            if raw_state is None:
-                states.append("")
-                continue
-            key = f"state_{service}"
-            state, message = choice(key, raw_state)
-            if message:
-                add((key, message))
-            elif (
-                service == Service.WELFARE_ACCOUNT
-                and state != State.NONE
-                and fixed["welfare"] is False
-            ):
-                add((key, _("Only social-welfare beneficiaries can be paid through an account.")))
-            states.append(state or "")
-
-        if problems:
-            for key, message in problems:
-                self.result.error(number, key, message)
-            return None
-        assert hamlet is not None
-        old_hashes = sorted(cccd.matches - {cccd.hash}) if cccd else self.no_old_hashes
+        if hamlet is None:
+            return ("", code, None, None, house_number, street, address_key, None, None)
         return (
-            number,
             f"c:{code}" if code else f"a:{hamlet.pk}:{address_key}",
             code,
-            next(self.household_codes),
             hamlet.pk,
             lookups.hamlet_team.get(hamlet.pk),
             house_number,
@@ -641,21 +692,44 @@ class _RowReader:
             address_key,
             household_phone,
             team_id,
-            next(self.resident_codes),
-            full_name,
-            name_key,
-            sex,
-            birth_year,
-            fixed["relation"],
-            phone,
-            cccd.hash if cccd else "",
-            cccd.last4 if cccd else "",
-            cccd.key_id if cccd else "",
-            fixed["smartphone"],
-            fixed["welfare"],
-            *states,
-            fixed["states_on"],
-            *old_hashes,
+        )
+
+    def _read_settled(self, cells: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The resident's cells with fixed values (relation, sex, smartphone, welfare, date of
+        the states, the states): their values and problems, which depend on these cells alone
+        (few combinations recur over a whole file)."""
+        problems: list[tuple[str, str]] = []
+        fixed: dict[str, Any] = {}
+        for key, raw in zip(_FIXED, cells, strict=False):
+            if raw is None:
+                fixed[key] = None
+                continue
+            fixed[key], message = self.choice(key, raw)
+            if message:
+                problems.append((key, message))
+        states: list[str] = []
+        state_problems: list[tuple[str, str]] = []
+        for (service, key), raw_state in zip(_STATE_KEYS, cells[len(_FIXED) :], strict=True):
+            if raw_state is None:
+                states.append("")
+                continue
+            state, message = self.choice(key, raw_state)
+            if message:
+                state_problems.append((key, message))
+            elif (
+                service == Service.WELFARE_ACCOUNT
+                and state != State.NONE
+                and fixed["welfare"] is False
+            ):
+                state_problems.append(
+                    (key, _("Only social-welfare beneficiaries can be paid through an account."))
+                )
+            states.append(state or "")
+        return (
+            tuple(fixed[key] for key in _FIXED),
+            tuple(problems),
+            tuple(states),
+            tuple(state_problems),
         )
 
     def _year(self, raw: Any, add: Callable[[tuple[str, str]], None]) -> int | None:
@@ -920,12 +994,17 @@ def _match_households(stage: _Stage, result: ImportResult, commune: AdminUnit) -
             "(it is in the export)."
         ),
     )
+    stage.stored_households = bool(
+        stage.value(f"SELECT COUNT(*) FROM {h} WHERE household_id IS NOT NULL")
+    )
+    stage.sql(f"UPDATE {h} SET action = 'create' WHERE household_id IS NULL")
+    if not stage.stored_households:
+        return
     # A household found by its address keeps its code.
     stage.sql(
         f"""UPDATE {h} SET code = hh.code FROM outreach_household hh
         WHERE hh.id = {h}.household_id AND {h}.hh_code = ''"""
     )
-    stage.sql(f"UPDATE {h} SET action = 'create' WHERE household_id IS NULL")
     stage.sql(
         f"""UPDATE {h} SET action = CASE
             WHEN hh.code <> {h}.code OR hh.hamlet_id <> {h}.hamlet_id
@@ -962,85 +1041,93 @@ def _match_residents(
             f"""UPDATE {ROWS} SET resident_id = r.id, from_household_id = r.household_id
             FROM outreach_resident r
             WHERE {ROWS}.resident_id IS NULL AND {ROWS}.{column} <> ''
-              AND r.cccd_hash = {ROWS}.{column}"""
+              AND r.cccd_hash = {ROWS}.{column} AND r.cccd_hash <> ''"""
         )
-    by_name = f"""SELECT household_id, search_name, COALESCE(birth_year, 0) AS year,
-               MIN(id) AS id, MAX(cccd_hash) AS cccd_hash, COUNT(*) AS n
-        FROM outreach_resident
-        WHERE erased_at IS NULL AND household_id IN
-              (SELECT household_id FROM {HOUSEHOLDS} WHERE household_id IS NOT NULL)
-        GROUP BY household_id, search_name, COALESCE(birth_year, 0)"""
-    stage.sql(
-        f"""UPDATE {ROWS} SET resident_id = m.id, from_household_id = m.household_id
-        FROM ({by_name}) m
-        WHERE {ROWS}.resident_id IS NULL AND m.household_id = {ROWS}.household_id
-          AND m.search_name = {ROWS}.search_name AND m.year = COALESCE({ROWS}.birth_year, 0)
-          AND m.n = 1 AND (m.cccd_hash = '' OR {ROWS}.cccd_hash = '')"""
-    )
-    _report(
-        stage,
-        result,
-        f"""SELECT s.row_no FROM {ROWS} s JOIN ({by_name}) m
-          ON m.household_id = s.household_id AND m.search_name = s.search_name
-         AND m.year = COALESCE(s.birth_year, 0)
-        WHERE s.resident_id IS NULL AND s.cccd_hash = '' AND m.n > 1""",
-        (),
-        "full_name",
-        lambda row: _(
-            "Several residents of this household have this name and year of birth: give the "
-            "CCCD to tell them apart."
-        ),
-    )
-    _report(
-        stage,
-        result,
-        f"""SELECT s.row_no, f.first_row FROM {ROWS} s
-        JOIN (SELECT resident_id, MIN(row_no) AS first_row FROM {ROWS}
-              WHERE resident_id IS NOT NULL GROUP BY resident_id HAVING COUNT(*) > 1) f
-          ON f.resident_id = s.resident_id
-        WHERE s.row_no <> f.first_row""",
-        (),
-        "full_name",
-        _on_row(_("Row %(row)d already stands for this resident.")),
-    )
-    if visible is not None:
-        inside = ", ".join(str(int(pk)) for pk in visible) or "0"
+    if stage.stored_households:
+        by_name = f"""SELECT household_id, search_name, COALESCE(birth_year, 0) AS year,
+                   MIN(id) AS id, MAX(cccd_hash) AS cccd_hash, COUNT(*) AS n
+            FROM outreach_resident
+            WHERE erased_at IS NULL AND household_id IN
+                  (SELECT household_id FROM {HOUSEHOLDS} WHERE household_id IS NOT NULL)
+            GROUP BY household_id, search_name, COALESCE(birth_year, 0)"""
+        stage.sql(
+            f"""UPDATE {ROWS} SET resident_id = m.id, from_household_id = m.household_id
+            FROM ({by_name}) m
+            WHERE {ROWS}.resident_id IS NULL AND m.household_id = {ROWS}.household_id
+              AND m.search_name = {ROWS}.search_name AND m.year = COALESCE({ROWS}.birth_year, 0)
+              AND m.n = 1 AND (m.cccd_hash = '' OR {ROWS}.cccd_hash = '')"""
+        )
         _report(
             stage,
             result,
-            f"""SELECT s.row_no FROM {ROWS} s JOIN outreach_household h
-              ON h.id = s.from_household_id
-            WHERE h.commune_id <> %s AND h.commune_id NOT IN ({inside})""",
-            [commune.pk],
-            "cccd",
+            f"""SELECT s.row_no FROM {ROWS} s JOIN ({by_name}) m
+              ON m.household_id = s.household_id AND m.search_name = s.search_name
+             AND m.year = COALESCE(s.birth_year, 0)
+            WHERE s.resident_id IS NULL AND s.cccd_hash = '' AND m.n > 1""",
+            (),
+            "full_name",
             lambda row: _(
-                "This person is registered in a commune you cannot see: ask that commune to "
-                "move them."
+                "Several residents of this household have this name and year of birth: give the "
+                "CCCD to tell them apart."
             ),
         )
-    _report(
-        stage,
-        result,
-        f"""SELECT s.row_no FROM {ROWS} s JOIN outreach_household h ON h.id = s.household_id
-        WHERE s.relation = 'head' AND h.head_id IS NOT NULL
-          AND h.head_id IS DISTINCT FROM s.resident_id
-          AND h.head_id NOT IN (SELECT resident_id FROM {ROWS} WHERE resident_id IS NOT NULL)""",
-        (),
-        "relation",
-        lambda row: _(
-            "This household already has a head who is not in the file. Change the head's "
-            "relation first."
-        ),
+    stage.stored_residents = bool(
+        stage.value(f"SELECT COUNT(*) FROM {ROWS} WHERE resident_id IS NOT NULL")
     )
-    # A row left without an action is a new resident: the rows are not rewritten to say so.
-    stage.sql(
-        f"""UPDATE {ROWS} SET action = CASE
-            WHEN {ROWS}.household_id IS NULL OR {ROWS}.household_id <> r.household_id
-            THEN 'move'
-            WHEN {_RESIDENT_CHANGED} THEN 'update'
-            ELSE 'unchanged' END
-        FROM outreach_resident r WHERE r.id = {ROWS}.resident_id"""
-    )
+    if stage.stored_residents:
+        _report(
+            stage,
+            result,
+            f"""SELECT s.row_no, f.first_row FROM {ROWS} s
+            JOIN (SELECT resident_id, MIN(row_no) AS first_row FROM {ROWS}
+                  WHERE resident_id IS NOT NULL GROUP BY resident_id HAVING COUNT(*) > 1) f
+              ON f.resident_id = s.resident_id
+            WHERE s.row_no <> f.first_row""",
+            (),
+            "full_name",
+            _on_row(_("Row %(row)d already stands for this resident.")),
+        )
+        if visible is not None:
+            inside = ", ".join(str(int(pk)) for pk in visible) or "0"
+            _report(
+                stage,
+                result,
+                f"""SELECT s.row_no FROM {ROWS} s JOIN outreach_household h
+                  ON h.id = s.from_household_id
+                WHERE h.commune_id <> %s AND h.commune_id NOT IN ({inside})""",
+                [commune.pk],
+                "cccd",
+                lambda row: _(
+                    "This person is registered in a commune you cannot see: ask that commune to "
+                    "move them."
+                ),
+            )
+    if stage.stored_households:
+        _report(
+            stage,
+            result,
+            f"""SELECT s.row_no FROM {ROWS} s JOIN outreach_household h ON h.id = s.household_id
+            WHERE s.relation = 'head' AND h.head_id IS NOT NULL
+              AND h.head_id IS DISTINCT FROM s.resident_id
+              AND h.head_id NOT IN
+                  (SELECT resident_id FROM {ROWS} WHERE resident_id IS NOT NULL)""",
+            (),
+            "relation",
+            lambda row: _(
+                "This household already has a head who is not in the file. Change the head's "
+                "relation first."
+            ),
+        )
+    if stage.stored_residents:
+        # A row left without an action is a new resident: the rows are not rewritten to say so.
+        stage.sql(
+            f"""UPDATE {ROWS} SET action = CASE
+                WHEN {ROWS}.household_id IS NULL OR {ROWS}.household_id <> r.household_id
+                THEN 'move'
+                WHEN {_RESIDENT_CHANGED} THEN 'update'
+                ELSE 'unchanged' END
+            FROM outreach_resident r WHERE r.id = {ROWS}.resident_id"""
+        )
 
 
 def _rank(column: str) -> str:
@@ -1070,11 +1157,12 @@ def _check_states(stage: _Stage, result: ImportResult) -> None:
     stage.sql(f"ALTER TABLE {STATES_TABLE} ADD COLUMN from_state text")
     stage.sql(f"CREATE INDEX {STATES_TABLE}_resident ON {STATES_TABLE} (resident_id, service)")
     stage.analyze(STATES_TABLE)
-    stage.sql(
-        f"""UPDATE {STATES_TABLE} SET from_state = ss.state FROM outreach_servicestate ss
-        WHERE ss.resident_id = {STATES_TABLE}.resident_id
-          AND ss.service = {STATES_TABLE}.service"""
-    )
+    if stage.stored_residents:
+        stage.sql(
+            f"""UPDATE {STATES_TABLE} SET from_state = ss.state FROM outreach_servicestate ss
+            WHERE ss.resident_id = {STATES_TABLE}.resident_id
+              AND ss.service = {STATES_TABLE}.service"""
+        )
     _report(
         stage,
         result,
@@ -1213,6 +1301,8 @@ def _write_households(stage: _Stage, commune: AdminUnit, write: _Write) -> None:
         WHERE {h}.action = 'create' AND hh.commune_id = %s AND hh.code = {h}.code""",
         [commune.pk],
     )
+    if not stage.stored_households:
+        return
     stage.sql(
         f"""UPDATE outreach_household SET code = x.code, hamlet_id = x.hamlet_id,
             house_number = x.house_number, street = x.street, address_key = x.address_key,
@@ -1264,59 +1354,68 @@ def _write_residents(stage: _Stage, write: _Write) -> None:
     stage.sql(f"CREATE INDEX {PLACED}_row ON {PLACED} (row_no)")
     stage.sql(f"CREATE INDEX {PLACED}_resident ON {PLACED} (resident_id)")
     stage.analyze(PLACED)
-    stage.sql(
-        f"""INSERT INTO outreach_residentmove (resident_id, from_household_id, to_household_id,
-            moved_at, by_id)
-        SELECT resident_id, from_household_id, household_id, %s, %s FROM {PLACED}
-        WHERE action = 'move'""",
-        [write.now, write.user_id],
-    )
     # Existing households whose head leaves (moves away, is no longer named head), changes or
     # changes name: recorded in their change history. Collected before the changes.
     stage.sql(f"CREATE TEMPORARY TABLE {TOUCHED} (household_id bigint)")
-    stage.sql(
-        f"""INSERT INTO {TOUCHED} (household_id)
-        SELECT hh.id FROM outreach_household hh JOIN {PLACED} p ON p.resident_id = hh.head_id
-        WHERE p.household_id <> hh.id OR (p.relation IS NOT NULL AND p.relation <> 'head')
-           OR (p.action = 'update' AND p.full_name <> (
-               SELECT r.full_name FROM outreach_resident r WHERE r.id = p.resident_id))
-        UNION
-        SELECT p.household_id FROM {PLACED} p JOIN outreach_household hh
-          ON hh.id = p.household_id
-        WHERE p.relation = 'head' AND p.household_action <> 'create'
-          AND hh.head_id IS DISTINCT FROM p.resident_id
-        UNION
-        SELECT household_id FROM {HOUSEHOLDS} WHERE action = 'update'"""
-    )
-    stage.sql(
-        f"""UPDATE outreach_resident SET household_id = p.household_id,
-            full_name = s.full_name, search_name = s.search_name,
-            sex = COALESCE(s.sex, outreach_resident.sex),
-            birth_year = COALESCE(s.birth_year, outreach_resident.birth_year),
-            relation_to_head = COALESCE(s.relation, outreach_resident.relation_to_head),
-            phone = COALESCE(s.phone, outreach_resident.phone),
-            cccd_hash = CASE WHEN s.cccd_hash <> '' THEN s.cccd_hash
-                        ELSE outreach_resident.cccd_hash END,
-            cccd_last4 = CASE WHEN s.cccd_hash <> '' THEN s.cccd_last4
-                         ELSE outreach_resident.cccd_last4 END,
-            cccd_key_id = CASE WHEN s.cccd_hash <> '' THEN s.cccd_key_id
-                          ELSE outreach_resident.cccd_key_id END,
-            owns_smartphone = COALESCE(s.smartphone, outreach_resident.owns_smartphone),
-            welfare_beneficiary = COALESCE(s.welfare, outreach_resident.welfare_beneficiary),
-            updated_at = %s
-        FROM {ROWS} s JOIN {PLACED} p ON p.row_no = s.row_no
-        WHERE s.action IN ('update', 'move') AND outreach_resident.id = s.resident_id""",
-        [write.now],
-    )
-    # The head follows the residents' relation to the head, and the household's search name
-    # follows the head's name (what Household.save() computes).
-    stage.sql(
-        f"""UPDATE outreach_household SET head_id = NULL, updated_at = %s FROM {PLACED} p
-        WHERE p.resident_id = outreach_household.head_id
-          AND (p.household_id <> outreach_household.id
-               OR (p.relation IS NOT NULL AND p.relation <> 'head'))""",
-        [write.now],
-    )
+    if stage.stored_residents:
+        stage.sql(
+            f"""INSERT INTO outreach_residentmove (resident_id, from_household_id,
+                to_household_id, moved_at, by_id)
+            SELECT resident_id, from_household_id, household_id, %s, %s FROM {PLACED}
+            WHERE action = 'move'""",
+            [write.now, write.user_id],
+        )
+        # A new resident is nobody's head yet.
+        stage.sql(
+            f"""INSERT INTO {TOUCHED} (household_id)
+            SELECT hh.id FROM outreach_household hh
+            JOIN {PLACED} p ON p.resident_id = hh.head_id AND p.action IS NOT NULL
+            WHERE p.household_id <> hh.id OR (p.relation IS NOT NULL AND p.relation <> 'head')
+               OR (p.action = 'update' AND p.full_name <> (
+                   SELECT r.full_name FROM outreach_resident r WHERE r.id = p.resident_id))"""
+        )
+    if stage.stored_households:
+        stage.sql(
+            f"""INSERT INTO {TOUCHED} (household_id)
+            SELECT p.household_id FROM {PLACED} p JOIN outreach_household hh
+              ON hh.id = p.household_id
+            WHERE p.relation = 'head' AND p.household_action <> 'create'
+              AND hh.head_id IS DISTINCT FROM p.resident_id
+            UNION
+            SELECT household_id FROM {HOUSEHOLDS} WHERE action = 'update'
+            EXCEPT
+            SELECT household_id FROM {TOUCHED}"""
+        )
+    if stage.stored_residents:
+        stage.sql(
+            f"""UPDATE outreach_resident SET household_id = p.household_id,
+                full_name = s.full_name, search_name = s.search_name,
+                sex = COALESCE(s.sex, outreach_resident.sex),
+                birth_year = COALESCE(s.birth_year, outreach_resident.birth_year),
+                relation_to_head = COALESCE(s.relation, outreach_resident.relation_to_head),
+                phone = COALESCE(s.phone, outreach_resident.phone),
+                cccd_hash = CASE WHEN s.cccd_hash <> '' THEN s.cccd_hash
+                            ELSE outreach_resident.cccd_hash END,
+                cccd_last4 = CASE WHEN s.cccd_hash <> '' THEN s.cccd_last4
+                             ELSE outreach_resident.cccd_last4 END,
+                cccd_key_id = CASE WHEN s.cccd_hash <> '' THEN s.cccd_key_id
+                              ELSE outreach_resident.cccd_key_id END,
+                owns_smartphone = COALESCE(s.smartphone, outreach_resident.owns_smartphone),
+                welfare_beneficiary = COALESCE(s.welfare, outreach_resident.welfare_beneficiary),
+                updated_at = %s
+            FROM {ROWS} s JOIN {PLACED} p ON p.row_no = s.row_no
+            WHERE s.action IN ('update', 'move') AND outreach_resident.id = s.resident_id""",
+            [write.now],
+        )
+        # The head follows the residents' relation to the head, and the household's search
+        # name follows the head's name (what Household.save() computes).
+        stage.sql(
+            f"""UPDATE outreach_household SET head_id = NULL, updated_at = %s FROM {PLACED} p
+            WHERE p.resident_id = outreach_household.head_id AND p.action IS NOT NULL
+              AND (p.household_id <> outreach_household.id
+                   OR (p.relation IS NOT NULL AND p.relation <> 'head'))""",
+            [write.now],
+        )
     named = "TRIM(p.search_name || ' ' || outreach_household.address_key)"
     stage.sql(
         f"""UPDATE outreach_household SET head_id = p.resident_id, search_name = {named},
@@ -1327,12 +1426,13 @@ def _write_residents(stage: _Stage, write: _Write) -> None:
                OR outreach_household.search_name <> {named})""",
         [write.now],
     )
-    stage.sql(
-        f"""UPDATE outreach_household SET search_name = TRIM(COALESCE(
-            (SELECT r.search_name FROM outreach_resident r
-             WHERE r.id = outreach_household.head_id), '') || ' ' || address_key)
-        WHERE id IN (SELECT household_id FROM {TOUCHED})"""
-    )
+    if stage.stored_households or stage.stored_residents:
+        stage.sql(
+            f"""UPDATE outreach_household SET search_name = TRIM(COALESCE(
+                (SELECT r.search_name FROM outreach_resident r
+                 WHERE r.id = outreach_household.head_id), '') || ' ' || address_key)
+            WHERE id IN (SELECT household_id FROM {TOUCHED})"""
+        )
 
 
 def _write_history(stage: _Stage, write: _Write) -> None:
@@ -1343,13 +1443,14 @@ def _write_history(stage: _Stage, write: _Write) -> None:
         kind="+",
         write=write,
     )
-    _history(
-        stage,
-        Household,
-        where=f"t.id IN (SELECT household_id FROM {TOUCHED})",
-        kind="~",
-        write=write,
-    )
+    if stage.stored_households or stage.stored_residents:
+        _history(
+            stage,
+            Household,
+            where=f"t.id IN (SELECT household_id FROM {TOUCHED})",
+            kind="~",
+            write=write,
+        )
     _history(
         stage,
         Resident,
@@ -1357,13 +1458,14 @@ def _write_history(stage: _Stage, write: _Write) -> None:
         kind="+",
         write=write,
     )
-    _history(
-        stage,
-        Resident,
-        where=f"t.id IN (SELECT resident_id FROM {PLACED} WHERE action IN ('update', 'move'))",
-        kind="~",
-        write=write,
-    )
+    if stage.stored_residents:
+        _history(
+            stage,
+            Resident,
+            where=f"t.id IN (SELECT resident_id FROM {PLACED} WHERE action IN ('update', 'move'))",
+            kind="~",
+            write=write,
+        )
 
 
 def _write_states(stage: _Stage, write: _Write) -> None:

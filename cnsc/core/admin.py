@@ -89,6 +89,8 @@ class ScopedAdmin(SimpleHistoryAdmin, ModelAdmin):
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
     ) -> Any:
+        if not hasattr(self.model._meta, "simple_history_manager_attribute"):
+            raise Http404  # a model without a change history (the audit log itself)
         self.get_object(request, unquote(object_id))
         return super().history_view(request, object_id, extra_context)
 
@@ -99,6 +101,8 @@ class ScopedAdmin(SimpleHistoryAdmin, ModelAdmin):
         version_id: str,
         extra_context: dict[str, Any] | None = None,
     ) -> Any:
+        if not hasattr(self.model._meta, "simple_history_manager_attribute"):
+            raise Http404  # a model without a change history (the audit log itself)
         self.get_object(request, unquote(object_id))
         return super().history_form_view(request, object_id, version_id, extra_context)
 

@@ -198,3 +198,15 @@ def test_audit_events_are_scoped_and_append_only(client_of, province_staff, offi
     assert client.get(reverse("admin:access_auditevent_add")).status_code == 403
     assert client.post(change_url(ours), {"rows": 0}).status_code == 403
     assert client_of(official).get(reverse("admin:access_auditevent_changelist")).status_code == 403
+
+
+def test_the_audit_log_has_no_history_pages(client_of, superuser, official):
+    from cnsc.access.models import AuditEvent
+    from cnsc.access.services import audit_record
+
+    event = audit_record(user=official, action="export", target="team.member")
+    assert isinstance(event, AuditEvent)
+    client = client_of(superuser)
+    base = f"/admin/access/auditevent/{event.pk}/history/"
+    assert client.get(base).status_code == 404
+    assert client.get(base + "1/").status_code == 404

@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
@@ -764,21 +764,32 @@ def service_state_set(
 # --- Visits ---------------------------------------------------------------------------------
 
 
-def _resolve_residents(
-    household: Household, outcomes: Sequence[OutcomeIn]
-) -> tuple[list[int], frozenset[int]]:
-    """The pk of each outcome's resident, and which of them are welfare beneficiaries. Every
-    resident must live in ``household`` and not be erased; the error names nobody else."""
+def _resident_rows(
+    household: Household, outcomes: Sequence[OutcomeIn], in_team: models.QuerySet[Membership]
+) -> list[tuple[Any, ...]]:
+    """``(pk, code, welfare beneficiary, erased at, member in the team)`` of the residents the
+    outcomes name that live in ``household``. Whether the member is in the team comes in the
+    same query: one round trip fewer for every visit that helped someone."""
     pks = {o.resident.pk for o in outcomes if isinstance(o.resident, Resident)}
     codes = {o.resident for o in outcomes if isinstance(o.resident, str)}
-    rows = (
+    return list(
         Resident.objects.filter(household=household)
         .filter(Q(pk__in=pks) | Q(code__in=codes))
-        .values_list("pk", "code", "welfare_beneficiary", "erased_at")
+        .annotate(member_in_team=Exists(in_team))
+        .values_list("pk", "code", "welfare_beneficiary", "erased_at", "member_in_team")
     )
+
+
+def _resolve_residents(
+    outcomes: Sequence[OutcomeIn], rows: Sequence[tuple[Any, ...]]
+) -> tuple[list[int], frozenset[int]]:
+    """The pk of each outcome's resident, and which of them are welfare beneficiaries. Every
+    resident must live in the household and not be erased; the error names nobody else."""
+    pks = {o.resident.pk for o in outcomes if isinstance(o.resident, Resident)}
+    codes = {o.resident for o in outcomes if isinstance(o.resident, str)}
     found: dict[int | str, int] = {}
     beneficiaries: set[int] = set()
-    for pk, code, welfare, erased_at in rows:
+    for pk, code, welfare, erased_at, _in_team in rows:
         if erased_at is not None:
             raise _error("outcomes", _("This resident's personal data has been erased."), "erased")
         found[pk] = found[code] = pk
@@ -817,12 +828,14 @@ def _visit_store(data: _VisitIn, stored_files: list[str]) -> Visit:
     # In the team now, or until after the visit (written offline, sent after leaving). The day
     # they joined is not compared: rosters often record the day they were typed in.
     on_day = timezone.localtime(data.happened_at).date()
-    if not (
+    in_team = (
         Membership.objects.filter(member=member, team_id=data.team_id)
         .filter(Q(left_on__isnull=True) | Q(left_on__gt=on_day))
         .filter(team__status=TeamStatus.ACTIVE)
-        .exists()
-    ):
+    )
+    outcomes_in = [o for o, *_ in data.outcomes]
+    rows = _resident_rows(household, outcomes_in, in_team)
+    if not (rows[0][4] if rows else in_team.exists()):
         raise _error(
             "household",
             _(
@@ -831,7 +844,7 @@ def _visit_store(data: _VisitIn, stored_files: list[str]) -> Visit:
             ),
             "other_team",
         )
-    resident_ids, beneficiaries = _resolve_residents(household, [o for o, *_ in data.outcomes])
+    resident_ids, beneficiaries = _resolve_residents(outcomes_in, rows)
     if len(set(zip(resident_ids, (o.service for o, *_ in data.outcomes), strict=True))) != len(
         resident_ids
     ):

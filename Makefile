@@ -9,7 +9,7 @@ MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install messages setup lint typecheck deploy-check pytest bench clean
+.PHONY: run test install messages setup lint typecheck deploy-check pytest bench load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,19 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The benchmarks' extra tools (Locust for the load benchmark), installed once.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+
+# Load benchmark on 127.0.0.1: three minutes of load after a few minutes of set-up
+# (bench/README.md). PostgreSQL and Redis on this machine; DATABASE_URL may name the server.
+load: bench messages
+	$(BIN)/python bench/load.py
 
 # Compile the translation catalogues with Babel (no system gettext needed).
 messages: install

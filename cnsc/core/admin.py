@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
@@ -103,8 +103,29 @@ class ScopedAdmin(SimpleHistoryAdmin, ModelAdmin):
     ) -> Any:
         if not hasattr(self.model._meta, "simple_history_manager_attribute"):
             raise Http404  # a model without a change history (the audit log itself)
-        self.get_object(request, unquote(object_id))
+        obj = self.get_object(request, unquote(object_id))
+        # django-simple-history builds a past version's form as if adding a row: for a user who
+        # may only look, every field is shown read-only, as on the change page.
+        request._cnsc_look_only = not self.has_change_permission(request, obj)  # type: ignore[attr-defined]
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not getattr(request, "_cnsc_look_only", False):
+            return fields
+        declared = (
+            flatten_fieldsets(self.fieldsets)
+            if self.fieldsets
+            else self.fields or [f.name for f in self.model._meta.fields]
+        )
+        return fields + tuple(f for f in declared if f not in fields)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if getattr(request, "_cnsc_look_only", False):
+            change = True  # no editable field in the form, as on the change page
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related = db_field.remote_field.model

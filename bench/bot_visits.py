@@ -100,7 +100,7 @@ def setup(chats: int, visits: int) -> list[dict[str, Any]]:
         )
         houses = []
         for number in range(per_member):
-            house = f"{index}-{number}"
+            house = f"{index}-{number:04d}"  # none the start of another: each finds one
             household = household_create(hamlet=hamlet, team=team, house_number=house, street="Hẻm")
             resident_create(
                 household=household,
@@ -131,7 +131,12 @@ async def drive(people: list[dict[str, Any]], visits: int) -> dict[str, Any]:
 
     def press(chat: dict[str, Any], label_part: str) -> dict[str, Any]:
         message_id, buttons = telegram.keyboard(chat["u"].user_id)
-        data = next(d for label, d in buttons if label_part in label)
+        data = next((d for label, d in buttons if label_part in label), None)
+        if data is None:
+            raise SystemExit(
+                f"step {chat['step']}: no button with {label_part!r} among "
+                f"{[label for label, _d in buttons]}; the bot said: {telegram.sent()[-1].params}"
+            )
         return chat["u"].press(data, message_id)
 
     def next_update(chat: dict[str, Any]) -> tuple[str, dict[str, Any]]:

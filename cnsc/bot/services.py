@@ -323,6 +323,10 @@ class DeliveryJob:
     attempts: int
 
 
+# How long a claimed delivery is left to the worker sending it before another may retry it.
+CLAIM_LEASE = dt.timedelta(minutes=5)
+
+
 def deliveries_claim(*, now: dt.datetime, limit: int) -> list[DeliveryJob]:
     """The next queued deliveries whose time has come, oldest first. Each is pushed a little
     into the future while it is being sent, so a second worker does not pick it up too, and a
@@ -334,9 +338,13 @@ def deliveries_claim(*, now: dt.datetime, limit: int) -> list[DeliveryJob]:
             .select_related("broadcast")
             .order_by("not_before", "pk")[:limit]
         )
-        BroadcastDelivery.objects.filter(pk__in=[r.pk for r in rows]).update(
-            not_before=now + dt.timedelta(minutes=5)
-        )
+        lease_end = now + CLAIM_LEASE
+        BroadcastDelivery.objects.filter(pk__in=[r.pk for r in rows]).update(not_before=lease_end)
+        if rows:
+            from .tasks import follow_up_at
+
+            # Should this worker die mid-send, a run is waiting for when the lease ends.
+            follow_up_at(lease_end + dt.timedelta(seconds=1))
     return [
         DeliveryJob(id=r.pk, chat_id=r.chat_id or 0, text=r.broadcast.text, attempts=r.attempts)
         for r in rows

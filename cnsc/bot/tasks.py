@@ -42,6 +42,19 @@ def deliver_queued(bot: Bot, *, run_seconds: float = RUN_SECONDS) -> RunResult:
     return result
 
 
+def follow_up_at(at: dt.datetime) -> None:
+    """Make sure a delivery run is queued for ``at`` or later, without piling up runs: one is
+    added only when none is waiting from then on."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=send_broadcasts.module_path, run_after__gte=at
+    )
+    if not waiting.exists():
+        send_broadcasts.using(run_after=at).enqueue()
+
+
 @task()
 def send_broadcasts() -> dict[str, int]:
     from .application import make_bot

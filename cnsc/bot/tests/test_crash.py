@@ -81,14 +81,6 @@ def test_a_worker_killed_mid_delivery_and_restarted_sends_each_notice_once(child
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A worker killed mid-run leaves its task RUNNING in django-tasks-db, and a run schedules "
-        "its successor only when it ends: after a restart nothing sends the rest of the notice "
-        "until another notice is made or send_broadcasts is run."
-    ),
-)
 def test_a_worker_killed_mid_run_leaves_a_send_job_to_run(
     team, official, django_capture_on_commit_callbacks
 ):

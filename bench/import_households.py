@@ -286,6 +286,17 @@ class _SerialsFrom(Counter[str]):
         return self.start
 
 
+def _distinct(people: list[Any]) -> list[Any]:
+    """The first person of each name and year of birth: twins may be drawn with the same name,
+    and the import rightly cannot tell them apart without a CCCD."""
+    kept, seen = [], set()
+    for person in people:
+        if (person.name, person.birth_year) not in seen:
+            seen.add((person.name, person.birth_year))
+            kept.append(person)
+    return kept
+
+
 def write_big_file(path: Path, residents: int, ward: str) -> int:
     """One ward's list with ``residents`` rows, new households only (codes BIG...)."""
     from cnsc.geo.models import Hamlet
@@ -308,7 +319,7 @@ def write_big_file(path: Path, residents: int, ward: str) -> int:
         while written < residents:
             serial += 1
             hamlet = hamlets[serial % len(hamlets)]
-            people = population.household(2024)[: residents - written]
+            people = _distinct(population.household(2024))[: residents - written]
             for person in people:
                 rows.writerow(
                     template_row(
@@ -560,6 +571,12 @@ def main() -> None:
         "--workers", type=int, default=1, help="wards imported at the same time (default 1)"
     )
     parser.add_argument("--no-dry-run", action="store_true")
+    parser.add_argument(
+        "--steps",
+        default="import,big,visits",
+        help="which of import, big, visits to run (default all); without import, --keep-db "
+        "names a database that already holds the province, and it is used as it is",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -576,11 +593,18 @@ def main() -> None:
         print(json.dumps(out))
         return
 
+    steps = set(args.steps.split(","))
+    if not steps <= {"import", "big", "visits"}:
+        sys.exit(f"Unknown steps: {', '.join(sorted(steps - {'import', 'big', 'visits'}))}")
     url = os.environ.get("DATABASE_URL", "")
     name = args.keep_db or f"cnsc_bench_{os.getpid()}"
-    if admin_sql(url, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):  # noqa: S608
+    exists = admin_sql(url, f"SELECT 1 FROM pg_database WHERE datname = '{name}'")  # noqa: S608
+    if "import" in steps and exists:
         sys.exit(f"Database {name} exists: drop it first (dropdb -h 127.0.0.1 -U postgres {name}).")
-    admin_sql(url, f'CREATE DATABASE "{name}"')
+    if "import" not in steps and not (args.keep_db and exists):
+        sys.exit("Without the import step, --keep-db must name a database holding the province.")
+    if "import" in steps:
+        admin_sql(url, f'CREATE DATABASE "{name}"')
     bench_url = server_url(url, name)
     data = args.data or Path(tempfile.mkdtemp(prefix="cnsc-province-"))
     env = {**os.environ, "DATABASE_URL": bench_url, "HOUSEHOLD_IMPORT_MAX_BYTES": str(2**33)}
@@ -589,8 +613,9 @@ def main() -> None:
     try:
         started = time.perf_counter()
         django_setup(bench_url)
-        prepare_database()
-        log(f"database {name} ready ({time.perf_counter() - started:.0f}s)")
+        if "import" in steps:
+            prepare_database()
+            log(f"database {name} ready ({time.perf_counter() - started:.0f}s)")
         from django.db import connections
 
         connections.close_all()
@@ -609,41 +634,44 @@ def main() -> None:
         files = sorted((data / "households").glob("*.csv"))
         biggest = max(files, key=lambda p: p.stat().st_size)
 
-        copy_seconds, copy_rows = copy_baseline(bench_url, files, 22)
-        report["copy_households"] = {
-            "seconds": copy_seconds,
-            "rows": copy_rows,
-            "cpu_seconds": COPY_CPU[22],
-        }
-        log(
-            f"COPY baseline: {copy_rows:,} rows in {copy_seconds:.1f}s "
-            f"({rate(copy_rows, copy_seconds)})"
-        )
-
-        flags = "-" if args.no_dry_run else "d"
-        started = time.perf_counter()
-        parts = run_children(
-            env, [["import", flags, *map(str, group)] for group in shares(files, args.workers)]
-        )
-        wall = time.perf_counter() - started
-        imported = parts[0] if len(parts) == 1 else merge(parts, wall)
-        report["import"] = imported
-        apply = imported["apply"]
-        log(
-            f"import: {apply['rows']:,} residents applied in {apply['seconds']:.1f}s "
-            f"({rate(apply['rows'], apply['seconds'])}), peak RSS {imported['rss_peak_mb']:.0f} MB"
-        )
-        if not args.no_trace:
-            traced = run_child(env, "import", "dtr", str(biggest))
-            report["import_trace"] = {
-                "file": biggest.name,
-                "rows": traced["apply"]["rows"],
-                "tracemalloc_peak_mb": traced["tracemalloc_peak_mb"],
-                "rss_peak_mb": traced["rss_peak_mb"],
+        if steps & {"import", "big"}:
+            copy_seconds, copy_rows = copy_baseline(bench_url, files, 22)
+            report["copy_households"] = {
+                "seconds": copy_seconds,
+                "rows": copy_rows,
+                "cpu_seconds": COPY_CPU[22],
             }
-            log(f"tracemalloc peak on {biggest.name}: {traced['tracemalloc_peak_mb']:.1f} MB")
+            log(
+                f"COPY baseline: {copy_rows:,} rows in {copy_seconds:.1f}s "
+                f"({rate(copy_rows, copy_seconds)})"
+            )
 
-        if args.big:
+        if "import" in steps:
+            flags = "-" if args.no_dry_run else "d"
+            started = time.perf_counter()
+            parts = run_children(
+                env, [["import", flags, *map(str, group)] for group in shares(files, args.workers)]
+            )
+            wall = time.perf_counter() - started
+            imported = parts[0] if len(parts) == 1 else merge(parts, wall)
+            report["import"] = imported
+            apply = imported["apply"]
+            log(
+                f"import: {apply['rows']:,} residents applied in {apply['seconds']:.1f}s "
+                f"({rate(apply['rows'], apply['seconds'])}), "
+                f"peak RSS {imported['rss_peak_mb']:.0f} MB"
+            )
+            if not args.no_trace:
+                traced = run_child(env, "import", "dtr", str(biggest))
+                report["import_trace"] = {
+                    "file": biggest.name,
+                    "rows": traced["apply"]["rows"],
+                    "tracemalloc_peak_mb": traced["tracemalloc_peak_mb"],
+                    "rss_peak_mb": traced["rss_peak_mb"],
+                }
+                log(f"tracemalloc peak on {biggest.name}: {traced['tracemalloc_peak_mb']:.1f} MB")
+
+        if args.big and "big" in steps:
             django_setup(bench_url)
             big = data / "big" / "25747.csv"
             big.parent.mkdir(exist_ok=True)
@@ -656,16 +684,17 @@ def main() -> None:
                 report["big"]["tracemalloc_peak_mb"] = traced["tracemalloc_peak_mb"]
             log(f"big file: {rows:,} rows, apply {measured['apply']['seconds']:.1f}s")
 
-        visits_file = data / "visits.csv"
-        visit_copy_seconds, visit_copy_rows = copy_baseline(bench_url, [visits_file], 9)
-        report["copy_visits"] = {
-            "seconds": visit_copy_seconds,
-            "rows": visit_copy_rows,
-            "cpu_seconds": COPY_CPU[9],
-        }
-        loaded = load_visits(bench_url, visits_file)
-        report["visits_load"] = loaded
-        log(f"visits loaded: {loaded['visits']:,} in {loaded['seconds']:.0f}s")
+        if "visits" in steps:
+            visits_file = data / "visits.csv"
+            visit_copy_seconds, visit_copy_rows = copy_baseline(bench_url, [visits_file], 9)
+            report["copy_visits"] = {
+                "seconds": visit_copy_seconds,
+                "rows": visit_copy_rows,
+                "cpu_seconds": COPY_CPU[9],
+            }
+            loaded = load_visits(bench_url, visits_file)
+            report["visits_load"] = loaded
+            log(f"visits loaded: {loaded['visits']:,} in {loaded['seconds']:.0f}s")
 
         if args.one_by_one:
             one = run_child(env, "one", str(args.one_by_one))
@@ -702,42 +731,54 @@ HEADER = (
 
 def print_report(r: dict[str, Any]) -> None:
     summary = r["summary"]
-    copy = r["copy_households"]
     print()
     print(
         f"Province: {summary['households']:,} households, {summary['residents']:,} residents, "
         f"{summary['visits']:,} visits in {summary['wards']} wards"
     )
     print(f"Files in {r['data']}, database {r['database']}; load average {os.getloadavg()}")
-    print()
-    print(HEADER)
-    print(line("COPY of the household rows (baseline)", copy, copy))
-    if "dry_run" in r["import"]:
-        print(line("import, dry run (every check, nothing written)", r["import"]["dry_run"], copy))
-    apply = r["import"]["apply"]
-    print(line("import, apply (every check, all written)", apply, copy))
-    print()
-    workers = r["import"].get("workers", 1)
-    print(f"Import ({workers} ward(s) at a time): peak RSS per process "
-          f"{r['import']['rss_peak_mb']:.0f} MB")  # fmt: skip
+    if "copy_households" in r:
+        copy = r["copy_households"]
+        print()
+        print(HEADER)
+        print(line("COPY of the household rows (baseline)", copy, copy))
+    if "import" in r:
+        if "dry_run" in r["import"]:
+            print(line("import, dry run (every check, nothing written)", r["import"]["dry_run"],
+                       copy))  # fmt: skip
+        apply = r["import"]["apply"]
+        print(line("import, apply (every check, all written)", apply, copy))
+        print()
+        workers = r["import"].get("workers", 1)
+        print(f"Import ({workers} ward(s) at a time): peak RSS per process "
+              f"{r['import']['rss_peak_mb']:.0f} MB")  # fmt: skip
     if "import_trace" in r:
         t = r["import_trace"]
         print(f"tracemalloc peak on the largest file ({t['file']}, {t['rows']:,} rows, dry run "
               f"and apply): {t['tracemalloc_peak_mb']:.1f} MB")  # fmt: skip
     if "big" in r:
         b = r["big"]
+        print(line(f"one file of {b['rows']:,} rows, dry run", {**b["dry_run"], "rows": b["rows"]},
+                   copy))  # fmt: skip
+        print(line(f"one file of {b['rows']:,} rows, apply", {**b["apply"], "rows": b["rows"]},
+                   copy))  # fmt: skip
         print(f"One file of {b['rows']:,} rows ({b['bytes'] / 2**20:.0f} MB): dry run "
               f"{b['dry_run']['seconds']:.1f}s, apply {b['apply']['seconds']:.1f}s "
               f"({b['apply']['rows'] / b['apply']['seconds']:,.0f} rows/s), peak RSS "
               f"{b['rss_peak_mb']:.0f} MB"
               + (f", tracemalloc peak {b['tracemalloc_peak_mb']:.1f} MB"
                  if "tracemalloc_peak_mb" in b else ""))  # fmt: skip
+    if "copy_visits" not in r:
+        print()
+        print(json.dumps(r, indent=1, default=str))
+        return
     visit_copy = r["copy_visits"]
     print()
     print(HEADER.replace("| step |", "| visits |"))
     print(line("COPY of the visit rows (baseline)", visit_copy, visit_copy))
-    print(line("bench loader (set-based SQL, not a product path)", r["visits_load"], visit_copy,
-               "visits"))  # fmt: skip
+    if "visits_load" in r:
+        print(line("bench loader (set-based SQL, not a product path)", r["visits_load"],
+                   visit_copy, "visits"))  # fmt: skip
     if "one_by_one" in r:
         o = r["one_by_one"]
         print(line(f"visit_record, one call per visit ({o['outcomes']:,} outcomes)", o,

@@ -8,7 +8,7 @@ urlpatterns = [
     path("households/import/", views.household_import, name="household_import"),
     path("households/template.xlsx", views.household_template, name="household_template"),
     path("households/export/", views.household_export, name="household_export"),
-    path("photos/<path:name>", views.photo, name="photo"),
+    path("photos/<path:path>", views.photo, name="photo"),
     path("residents/<str:code>/data/", views.resident_rights, name="resident_rights"),
     path(
         "residents/<str:code>/data.<str:fmt>",

@@ -332,19 +332,20 @@ PHOTO_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "w
 
 @staff_member_required
 @require_safe
-def photo(request: HttpRequest, name: str) -> FileResponse:
+def photo(request: HttpRequest, path: str) -> FileResponse:
     """A visit's or a field report's photo, for whoever may see that visit or report; anyone
-    else, and any name that is not a stored photo, gets 404. The web server never serves the
-    media folder itself: photos show households and people."""
-    extension = name.rsplit(".", 1)[-1].lower()
-    if len(name) > 200 or extension not in PHOTO_TYPES:
+    else, and any path that is not a stored photo, gets 404 (paths are random, never a
+    person's name). The web server never serves the media folder itself: photos show households
+    and people."""
+    extension = path.rsplit(".", 1)[-1].lower()
+    if len(path) > 200 or extension not in PHOTO_TYPES:
         raise Http404
     stored: Any = VisitPhoto.objects.filter(
-        visit__in=Visit.objects.visible_to(request.user), file=name
+        visit__in=Visit.objects.visible_to(request.user), file=path
     ).first()
     file = stored.file if stored is not None else None
     if file is None:
-        report = FieldReport.objects.visible_to(request.user).filter(photo=name).first()
+        report = FieldReport.objects.visible_to(request.user).filter(photo=path).first()
         file = report.photo if report is not None else None
     if not file:
         raise Http404

@@ -341,6 +341,22 @@ class _Stage:
         row = self.cursor.fetchone()
         return row[0] if row else None
 
+    def new_ids(self, model: Any, order: str) -> str:
+        """An SQL expression giving each selected row a new primary key of ``model``'s table,
+        taken in the order of ``order`` (a positive whole number unique to each row, which
+        the selection must also be sorted by): the key is known before the row is written, so
+        rows that point at each other are written once each."""
+        table = model._meta.db_table
+        if self.postgres:
+            return f"nextval(pg_get_serial_sequence('{table}', 'id'))"
+        # SQLite: one writer at a time, and keys above the highest ever used; gaps are harmless.
+        base = self.value(
+            f"""SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0),
+                   COALESCE((SELECT MAX(id) FROM {table}), 0))""",
+            [table],
+        )
+        return f"({int(base)} + {order})"
+
     def time(self, moment: dt.datetime) -> Any:
         """A timestamp as the backend takes it as a parameter."""
         return connection.ops.adapt_datetimefield_value(moment)
@@ -1272,6 +1288,25 @@ def _history(stage: _Stage, model: Any, *, where: str, kind: str, write: _Write)
     )
 
 
+def _place(stage: _Stage) -> None:
+    """Each row's resident (a stored one, or the key of the new one) and household, read once
+    and used by every step of the apply (rather than rewriting the staged rows)."""
+    stage.sql(
+        f"""CREATE TEMPORARY TABLE {PLACED} AS
+        SELECT row_no, COALESCE(resident_id, {stage.new_ids(Resident, "row_no")}) AS resident_id,
+               household_id, household_action, from_household_id, relation, action,
+               full_name, search_name
+        FROM (SELECT s.row_no, s.resident_id, h.household_id, h.action AS household_action,
+                     s.from_household_id, s.relation, s.action, s.full_name, s.search_name
+              FROM {ROWS} s JOIN {HOUSEHOLDS} h ON h.hh_key = s.hh_key
+              ORDER BY s.row_no) o"""
+    )
+    stage.sql(f"CREATE INDEX {PLACED}_row ON {PLACED} (row_no)")
+    stage.sql(f"CREATE INDEX {PLACED}_household ON {PLACED} (household_id)")
+    stage.sql(f"CREATE INDEX {PLACED}_resident ON {PLACED} (resident_id)")
+    stage.analyze(PLACED)
+
+
 def _write_households(stage: _Stage, commune: AdminUnit, write: _Write) -> None:
     h = HOUSEHOLDS
     _fresh_codes(
@@ -1287,19 +1322,27 @@ def _write_households(stage: _Stage, commune: AdminUnit, write: _Write) -> None:
         length=8,
     )
     stage.sql(
-        f"""INSERT INTO outreach_household (code, commune_id, hamlet_id, house_number, street,
-            address_key, latitude, longitude, phone, head_id, team_id, assigned_member_id,
-            search_name, last_visited_at, created_at, updated_at)
-        SELECT code, %s, hamlet_id, house_number, street, address_key, NULL, NULL,
-            COALESCE(phone, ''), NULL, COALESCE(team_id, hamlet_team_id), NULL, address_key, NULL,
-            %s, %s
-        FROM {h} WHERE action = 'create' ORDER BY first_row""",
-        [commune.pk, write.now, write.now],
+        f"""UPDATE {h} SET household_id = n.id FROM (
+            SELECT hh_key, {stage.new_ids(Household, "first_row")} AS id
+            FROM (SELECT hh_key, first_row FROM {h} WHERE action = 'create'
+                  ORDER BY first_row) o) n
+        WHERE n.hh_key = {h}.hh_key"""
     )
+    _place(stage)
+    # A new household is written with its head and the search name that follows the head's
+    # name (what Household.save() computes).
     stage.sql(
-        f"""UPDATE {h} SET household_id = hh.id FROM outreach_household hh
-        WHERE {h}.action = 'create' AND hh.commune_id = %s AND hh.code = {h}.code""",
-        [commune.pk],
+        f"""INSERT INTO outreach_household (id, code, commune_id, hamlet_id, house_number,
+            street, address_key, latitude, longitude, phone, head_id, team_id,
+            assigned_member_id, search_name, last_visited_at, created_at, updated_at)
+        SELECT x.household_id, x.code, %s, x.hamlet_id, x.house_number, x.street,
+            x.address_key, NULL, NULL, COALESCE(x.phone, ''), p.resident_id,
+            COALESCE(x.team_id, x.hamlet_team_id), NULL,
+            COALESCE(TRIM(p.search_name || ' ' || x.address_key), x.address_key), NULL, %s, %s
+        FROM {h} x LEFT JOIN {PLACED} p ON p.household_id = x.household_id
+          AND p.relation = 'head'
+        WHERE x.action = 'create' ORDER BY x.first_row""",
+        [commune.pk, write.now, write.now],
     )
     if not stage.stored_households:
         return
@@ -1331,29 +1374,17 @@ def _write_residents(stage: _Stage, write: _Write) -> None:
         length=10,
     )
     stage.sql(
-        f"""INSERT INTO outreach_resident (code, household_id, full_name, search_name, sex,
+        f"""INSERT INTO outreach_resident (id, code, household_id, full_name, search_name, sex,
             birth_year, relation_to_head, phone, cccd_hash, cccd_last4, cccd_key_id,
             owns_smartphone, welfare_beneficiary, erased_at, created_at, updated_at)
-        SELECT s.res_code, h.household_id, s.full_name, s.search_name, COALESCE(s.sex, ''),
-            s.birth_year, COALESCE(s.relation, %s), COALESCE(s.phone, ''), s.cccd_hash,
-            s.cccd_last4, s.cccd_key_id, s.smartphone, COALESCE(s.welfare, FALSE), NULL, %s, %s
-        FROM {ROWS} s JOIN {HOUSEHOLDS} h ON h.hh_key = s.hh_key
+        SELECT p.resident_id, s.res_code, p.household_id, s.full_name, s.search_name,
+            COALESCE(s.sex, ''), s.birth_year, COALESCE(s.relation, %s), COALESCE(s.phone, ''),
+            s.cccd_hash, s.cccd_last4, s.cccd_key_id, s.smartphone, COALESCE(s.welfare, FALSE),
+            NULL, %s, %s
+        FROM {ROWS} s JOIN {PLACED} p ON p.row_no = s.row_no
         WHERE s.action IS NULL ORDER BY s.row_no""",
         [Relation.OTHER, write.now, write.now],
     )
-    # Each row's resident and household, now that all exist: read once, used by every step
-    # below (rather than rewriting the staged rows).
-    stage.sql(
-        f"""CREATE TEMPORARY TABLE {PLACED} AS
-        SELECT s.row_no, COALESCE(s.resident_id, r.id) AS resident_id,
-               h.household_id, h.action AS household_action, s.from_household_id, s.relation,
-               s.action, s.full_name, s.search_name
-        FROM {ROWS} s JOIN {HOUSEHOLDS} h ON h.hh_key = s.hh_key
-        LEFT JOIN outreach_resident r ON s.resident_id IS NULL AND r.code = s.res_code"""
-    )
-    stage.sql(f"CREATE INDEX {PLACED}_row ON {PLACED} (row_no)")
-    stage.sql(f"CREATE INDEX {PLACED}_resident ON {PLACED} (resident_id)")
-    stage.analyze(PLACED)
     # Existing households whose head leaves (moves away, is no longer named head), changes or
     # changes name: recorded in their change history. Collected before the changes.
     stage.sql(f"CREATE TEMPORARY TABLE {TOUCHED} (household_id bigint)")
@@ -1416,12 +1447,16 @@ def _write_residents(stage: _Stage, write: _Write) -> None:
                    OR (p.relation IS NOT NULL AND p.relation <> 'head'))""",
             [write.now],
         )
+    if not stage.stored_households:
+        # New households were written with their head (_write_households).
+        return
     named = "TRIM(p.search_name || ' ' || outreach_household.address_key)"
     stage.sql(
         f"""UPDATE outreach_household SET head_id = p.resident_id, search_name = {named},
             updated_at = %s
         FROM {PLACED} p
-        WHERE p.relation = 'head' AND outreach_household.id = p.household_id
+        WHERE p.relation = 'head' AND p.household_action <> 'create'
+          AND outreach_household.id = p.household_id
           AND (outreach_household.head_id IS DISTINCT FROM p.resident_id
                OR outreach_household.search_name <> {named})""",
         [write.now],

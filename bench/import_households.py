@@ -287,12 +287,16 @@ class _SerialsFrom(Counter[str]):
 
 
 def _distinct(people: list[Any]) -> list[Any]:
-    """The first person of each name and year of birth: twins may be drawn with the same name,
-    and the import rightly cannot tell them apart without a CCCD."""
+    """The first person of each name (without diacritics, as the import compares names) and
+    year of birth: "Nguyễn Ngọc Dung" and "Nguyễn Ngọc Dũng" born the same year may be drawn in
+    one household, and the import rightly cannot tell them apart without a CCCD."""
+    from cnsc.core.text import search_key
+
     kept, seen = [], set()
     for person in people:
-        if (person.name, person.birth_year) not in seen:
-            seen.add((person.name, person.birth_year))
+        key = (search_key(person.name), person.birth_year)
+        if key not in seen:
+            seen.add(key)
             kept.append(person)
     return kept
 

@@ -11,6 +11,7 @@ from django.db.models import F
 
 from cnsc.access.demo import demo_accounts_ensure
 from cnsc.access.models import User
+from cnsc.outreach.catalogue import State
 from cnsc.outreach.demo import WARDS, Population, seed_outreach
 from cnsc.outreach.models import (
     Household,
@@ -75,15 +76,22 @@ def test_service_histories_come_from_the_list_and_the_visits(demo):
     events = ServiceEvent.objects.filter(resident__household__commune__code__in=WARDS)
     assert events.filter(source=Source.IMPORT).count() > 1000
     assert events.filter(source=Source.VISIT).count() > 100
-    # Every state has the event that made it.
-    for state in ServiceState.objects.filter(resident__household__commune__code__in=WARDS)[:300]:
-        last = (
-            ServiceEvent.objects.filter(resident=state.resident, service=state.service)
-            .order_by("-happened_at", "-id")
-            .first()
-        )
-        assert last is not None
-        assert last.to_state == state.state
+    # Every state has the event that made it; a state without one is still "none" and only
+    # holds a visit's result (the resident declined, was away, was not eligible).
+    last: dict[tuple[int, str], str] = {}
+    for resident_id, service, to_state in events.order_by("happened_at", "id").values_list(
+        "resident_id", "service", "to_state"
+    ):
+        last[(resident_id, service)] = to_state
+    states = ServiceState.objects.filter(resident__household__commune__code__in=WARDS)
+    assert states.count() > 1000
+    for resident_id, service, state, result in states.values_list(
+        "resident_id", "service", "state", "last_result"
+    ):
+        if (resident_id, service) in last:
+            assert last[(resident_id, service)] == state
+        else:
+            assert (state, bool(result)) == (State.NONE, True)
 
 
 def test_residents_have_only_hashed_cccds(demo):

@@ -5,8 +5,9 @@ Each checker remembers verdicts by the part of the input that decides them and a
 function once per such part, so no rule is written twice:
 
 - a Vietnamese phone number's validity and type depend only on its leading digits and its length
-  (the numbering plan in phonenumbers' metadata is a set of prefixes, none longer than four
-  digits; five are kept for margin);
+  (every pattern of the numbering plan in phonenumbers' metadata is a prefix of at most four
+  digits followed by any digits; ``cnsc/core/tests/test_bulk.py`` proves it on the installed
+  metadata, so an upgrade that breaks it fails there);
 - a CCCD's validity depends only on its first six digits (province, century and sex, year of
   birth) and on the sex and year of birth it is checked against; the last six are random;
 - a search key is made word by word (``search_key`` transliterates each character alone and
@@ -19,6 +20,7 @@ real function, row by row.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
@@ -41,7 +43,7 @@ _PHONE_SEPARATORS = str.maketrans("", "", " .-()")
 # "0" or "+84", then a national number that does not start with 0 ("00" is the international
 # prefix, which phonenumbers reads differently).
 _PHONE_SHAPE = re.compile(r"(\+84|0)([1-9][0-9]{8,9})")
-_PREFIX = 5
+_PREFIX = 4
 _CCCD_SHAPE = re.compile(r"[0-9]{12}")
 _MAX_WORDS = 500_000
 
@@ -81,7 +83,11 @@ class CccdChecker:
     key chain, and returns what a model keeps (the digits go no further)."""
 
     def __init__(self) -> None:
-        self._keys = [key.encode("utf-8") for key in hash_keys()]
+        # One keyed state per key, copied for each digest: the key's padding is hashed once,
+        # not once per number (same bytes as hmac.new(key, value, sha256)).
+        self._keyed = [
+            hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256) for key in hash_keys()
+        ]
         self._ids = [key_fingerprint(key) for key in hash_keys()]
         self._current = current_key_id()
         self._verdicts: dict[tuple[str, str | None, int | None], ValidationError | None] = {}
@@ -106,8 +112,10 @@ class CccdChecker:
         digits = self._digits(raw, sex, birth_year)
         value = digits.encode("ascii")
         chain: list[str] = []
-        for key in self._keys:
-            step = hmac.digest(key, value, "sha256").hex()
+        for keyed in self._keyed:
+            digest = keyed.copy()
+            digest.update(value)
+            step = digest.hexdigest()
             chain.append(step)
             value = step.encode("ascii")
         return HashedCccd(

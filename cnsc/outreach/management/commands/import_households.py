@@ -4,62 +4,35 @@ audit log as the user named. For files larger than a browser upload, and for scr
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import IO
 
-from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError
-
-from cnsc.access.models import User
-from cnsc.core.spreadsheets import ImportFileError
-from cnsc.geo.models import AdminUnit, Hierarchy, Level
+from cnsc.core.management.importing import ImportCommand, ImportReport
+from cnsc.core.types import Viewer
+from cnsc.geo.models import AdminUnit
 from cnsc.outreach.imports import import_households
 
-SHOWN_ERRORS = 20
 
-
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = "Import a household list into a commune (dry run unless --apply)."
 
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("path", type=Path)
-        parser.add_argument("--commune", required=True, help="official code of a current commune")
-        parser.add_argument("--user", required=True, help="the back-office user it runs as")
-        parser.add_argument("--apply", action="store_true", help="write (default: dry run)")
-
-    def handle(
-        self, *args: Any, path: Path, commune: str, user: str, apply: bool, **o: Any
-    ) -> None:
-        runner = User.objects.filter(username=user, is_active=True).first()
-        if runner is None:
-            raise CommandError(f"No active user {user!r}.")
-        unit = AdminUnit.objects.filter(
-            hierarchy=Hierarchy.CURRENT, level=Level.COMMUNE, code=commune
-        ).first()
-        if unit is None:
-            raise CommandError(f"No current commune {commune!r}.")
-        try:
-            with path.open("rb") as upload:
-                result = import_households(
-                    upload=upload,
-                    size=path.stat().st_size,
-                    commune=unit,
-                    user=runner,
-                    apply=apply,
-                    file_name=path.name,
-                )
-        except OSError as exc:
-            raise CommandError(f"{path}: {exc.strerror}") from None
-        except PermissionDenied:
-            raise CommandError(f"{user} cannot import into commune {commune!r}.") from None
-        except ImportFileError as exc:
-            raise CommandError(str(exc)) from None
-        self.stdout.write(f"rows: {result.rows}")
-        for key, value in sorted(result.counts.items()):
-            if value:
-                self.stdout.write(f"{key}: {value}")
-        for error in result.errors[:SHOWN_ERRORS]:
-            self.stdout.write(f"row {error.row} {error.column}: {error.message}")
-        if not result.ok:
-            raise CommandError(f"{result.error_count} errors: nothing was written.")
-        self.stdout.write("Applied." if apply else "Dry run: nothing was written (add --apply).")
+    def run_import(
+        self,
+        *,
+        upload: IO[bytes],
+        size: int,
+        commune: AdminUnit,
+        user: Viewer,
+        apply: bool,
+        file_name: str,
+    ) -> ImportReport:
+        result = import_households(
+            upload=upload, size=size, commune=commune, user=user, apply=apply, file_name=file_name
+        )
+        return ImportReport(
+            figures=[
+                ("rows", result.rows),
+                *((key, value) for key, value in sorted(result.counts.items()) if value),
+            ],
+            errors=(f"row {e.row} {e.column}: {e.message}" for e in result.errors),
+            error_count=result.error_count,
+        )

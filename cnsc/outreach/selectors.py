@@ -15,18 +15,15 @@ from typing import Any
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
+    FilteredRelation,
     IntegerField,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cnsc.core.text import search_key
@@ -50,27 +47,30 @@ def member_team(member: Member) -> Team | None:
 def with_open_items(households: QuerySet[Household]) -> QuerySet[Household]:
     """Annotate ``open_<service>`` for each worklist service (residents of the age the service
     counts from, not erased, not at the service's goal, not found not eligible) and
-    ``open_items``, their sum."""
+    ``open_items``, their sum.
+
+    One pass over the households' residents and their states of those services (joined, then
+    grouped per household): correlated subqueries per household and service cost PostgreSQL
+    several times as much to plan and run, and were evaluated again for the filter and the
+    ordering."""
     year = timezone.localdate().year
+    aliases: dict[str, Any] = {}
     annotations: dict[str, Any] = {}
     for service, min_age in catalogue.WORKLIST_SERVICES.items():
-        settled = ServiceState.objects.filter(resident_id=OuterRef("pk"), service=service).filter(
-            Q(state=catalogue.GOAL[service]) | Q(last_result=Result.NOT_ELIGIBLE)
+        state = f"_worklist_{service}"
+        aliases[state] = FilteredRelation(
+            "residents__service_states",
+            condition=Q(residents__service_states__service=service),
         )
-        still_open = (
-            Resident.objects.filter(household_id=OuterRef("pk"), erased_at__isnull=True)
-            .filter(Q(birth_year__isnull=True) | Q(birth_year__lte=year - min_age))
-            .exclude(Exists(settled))
-            .order_by()
-            .values("household_id")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        annotations[f"open_{service}"] = Coalesce(
-            Subquery(still_open, output_field=IntegerField()), Value(0)
+        annotations[f"open_{service}"] = Count(
+            "residents",
+            filter=Q(residents__erased_at__isnull=True)
+            & (Q(residents__birth_year__isnull=True) | Q(residents__birth_year__lte=year - min_age))
+            & ~Q(**{f"{state}__state": catalogue.GOAL[service]})
+            & ~Q(**{f"{state}__last_result": Result.NOT_ELIGIBLE}),
         )
     total = sum((F(name) for name in annotations), Value(0))
-    return households.annotate(**annotations).annotate(open_items=total)
+    return households.alias(**aliases).annotate(**annotations).annotate(open_items=total)
 
 
 def _worklist(households: QuerySet[Household], *, first: Any = None) -> QuerySet[Household]:
@@ -96,10 +96,15 @@ def worklist_for_team(*, team: Team, limit: int = 20, offset: int = 0) -> list[H
     return list(_worklist(Household.objects.filter(team=team))[offset : offset + limit])
 
 
-def worklist_for_member(*, member: Member, limit: int = 20, offset: int = 0) -> list[Household]:
+def worklist_for_member(
+    *, member: Member, team: Team | None = None, limit: int = 20, offset: int = 0
+) -> list[Household]:
     """Like ``worklist_for_team`` for the member's current team, limited to households assigned
-    to the member or to nobody, the member's own first. Empty for a member in no active team."""
-    team = member_team(member)
+    to the member or to nobody, the member's own first. Empty for a member in no active team.
+    ``team``: the member's current team when the caller has just read it (the bot has), to
+    spare reading it again."""
+    if team is None:
+        team = member_team(member)
     if team is None:
         return []
     households = Household.objects.filter(team=team).filter(
@@ -125,10 +130,14 @@ def households_not_visited_since(*, team: Team, days: int) -> QuerySet[Household
     )
 
 
-def household_search(*, member: Member, text: str, limit: int = 10) -> list[Household]:
+def household_search(
+    *, member: Member, text: str, team: Team | None = None, limit: int = 10
+) -> list[Household]:
     """Households of the member's current team matching ``text``: the household code, or part
-    of the head's name or of the address, with or without diacritics ("nguyen van a", "12/3")."""
-    team = member_team(member)
+    of the head's name or of the address, with or without diacritics ("nguyen van a", "12/3").
+    ``team``: as for ``worklist_for_member``."""
+    if team is None:
+        team = member_team(member)
     text = (text or "").strip()
     if team is None or not text:
         return []

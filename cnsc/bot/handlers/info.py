@@ -75,7 +75,10 @@ def set_language(turn: Turn, code: str) -> None:
 def _page(turn: Turn, page: int) -> None:
     assert turn.actor is not None
     households = worklist_for_member(
-        member=turn.actor.member, limit=TASKS_PAGE + 1, offset=page * TASKS_PAGE
+        member=turn.actor.member,
+        team=turn.actor.team,
+        limit=TASKS_PAGE + 1,
+        offset=page * TASKS_PAGE,
     )
     more = len(households) > TASKS_PAGE
     households = households[:TASKS_PAGE]

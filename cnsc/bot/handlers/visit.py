@@ -112,7 +112,9 @@ def begin_with_household(turn: Turn, code: str) -> None:
 
 def _ask_household(turn: Turn) -> None:
     assert turn.actor is not None
-    suggestions = worklist_for_member(member=turn.actor.member, limit=SUGGESTIONS)
+    suggestions = worklist_for_member(
+        member=turn.actor.member, team=turn.actor.team, limit=SUGGESTIONS
+    )
     keyboard: list[tuple[Button, ...]] = [
         (_b(turn, _label(h)[:60], f"hh={h.code}"),) for h in suggestions
     ]
@@ -129,7 +131,9 @@ def _ask_household(turn: Turn) -> None:
 
 def _search(turn: Turn, text: str) -> None:
     assert turn.actor is not None
-    found = household_search(member=turn.actor.member, text=text, limit=MATCHES + 1)
+    found = household_search(
+        member=turn.actor.member, team=turn.actor.team, text=text, limit=MATCHES + 1
+    )
     if len(found) == 1:
         _chosen(turn, found[0])
         return

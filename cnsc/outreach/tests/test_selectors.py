@@ -132,6 +132,8 @@ def test_worklists_take_a_fixed_number_of_queries(team, member, street, django_a
     assert len(shown) == 4
     with django_assert_num_queries(2):  # the member's team, then the list
         worklist_for_member(member=member)
+    with django_assert_num_queries(1):  # the caller knows the team
+        assert len(worklist_for_member(member=member, team=team)) == 4
 
 
 def test_search_by_name_without_diacritics_by_code_and_by_number(

@@ -15,7 +15,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -95,8 +94,7 @@ def nonce_of(response) -> str | None:
 
 @pytest.fixture
 def badge(hamlet):
-    cache.clear()
-    yield credential_issue(
+    return credential_issue(
         kind=CredentialKind.BADGE,
         holder_name="Nguyễn Thị Ánh Tuyết",
         title="Tổ viên · Tổ CNSC Khu phố 1",
@@ -104,7 +102,6 @@ def badge(hamlet):
         valid_until=timezone.localdate() + dt.timedelta(days=365),
         subject=hamlet,
     )
-    cache.clear()
 
 
 STRICT = {

@@ -28,7 +28,6 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
 from django.test import Client
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
@@ -477,9 +476,7 @@ def refused(response: Any) -> bool:
 
 @pytest.fixture
 def world(db, settings, tmp_path):
-    cache.clear()
-    yield build_world(settings, tmp_path)
-    cache.clear()
+    return build_world(settings, tmp_path)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -19,14 +18,6 @@ from cnsc.core.models import CREDENTIAL_CODE_LENGTH, Credential, CredentialKind,
 from cnsc.core.services import credential_issue, credential_revoke, verify_url
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    # Rate-limit counters live in the cache, which outlives a test's transaction.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

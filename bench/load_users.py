@@ -39,6 +39,7 @@ import struct
 import sys
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -242,6 +243,15 @@ def _record(
     )
 
 
+def _judge(response: Any, expect: tuple[int, ...]) -> None:
+    """A request made with ``catch_response``: a success when it answered one of ``expect``, a
+    failure otherwise (Locust records it, with the time it took, as its block ends)."""
+    if response.status_code in expect:
+        response.success()
+    else:
+        response.failure(f"answered {response.status_code}")
+
+
 def _fire(user: HttpUser, name: str, started: float, exception: BaseException | None) -> None:
     user.environment.events.request.fire(
         request_type="BOT",
@@ -289,10 +299,7 @@ class Browser(HttpUser):
             catch_response=True,
             timeout=60,
         ) as response:
-            if response.status_code in expect:
-                response.success()
-            else:
-                response.failure(f"answered {response.status_code}")
+            _judge(response, expect)
         self._plain_cookies()
         return response
 
@@ -306,49 +313,50 @@ class Browser(HttpUser):
             catch_response=True,
             timeout=60,
         ) as response:
-            if response.status_code in expect:
-                response.success()
-            else:
-                response.failure(f"answered {response.status_code}")
+            _judge(response, expect)
         self._plain_cookies()
         return response
+
+    def _submit(
+        self,
+        form: str,
+        form_label: str,
+        action: str,
+        label: str,
+        fields: Callable[[], dict[str, str]],
+    ) -> bool:
+        """One sign-in step: the form fetched, then posted with its CSRF token and ``fields()``
+        (read once the form is in: the authenticator's code is the one shown then); True when
+        the post redirects onwards."""
+        page = self.get(form, form_label, group="sign-in")
+        token = CSRF.search(page.text or "")
+        if token is None:
+            return False
+        data = {**fields(), "csrfmiddlewaretoken": token.group(1), "next": "/admin/"}
+        return self.post(action, label, data, expect=(302,)).status_code == 302
 
     def sign_in(self, account: dict[str, Any]) -> bool:
         """Password, then the authenticator's code, as a person does. Counted as its own group
         (once a day for a person, and slow on purpose: PBKDF2 with Django's 1,000,000
         iterations); its cost shows in the other pages' latency at each step."""
-        form = self.get("/admin/login/?next=/admin/", "form", group="sign-in")
-        token = CSRF.search(form.text or "")
-        if token is None:
-            return False
-        answer = self.post(
+        return self._submit(
+            "/admin/login/?next=/admin/",
+            "form",
             "/admin/login/?next=/admin/",
             "password",
-            {
-                "username": account["username"],
-                "password": account["password"],
-                "csrfmiddlewaretoken": token.group(1),
-                "next": "/admin/",
-            },
-            expect=(302,),
-        )
-        if answer.status_code != 302:
-            return False
-        form = self.get("/account/two-factor/?next=/admin/", "code form", group="sign-in")
-        token = CSRF.search(form.text or "")
-        if token is None:
-            return False
-        answer = self.post(
+            lambda: {"username": account["username"], "password": account["password"]},
+        ) and self._submit(
+            "/account/two-factor/?next=/admin/",
+            "code form",
             "/account/two-factor/",
             "code",
-            {
-                "code": totp(account["totp_key"]),
-                "csrfmiddlewaretoken": token.group(1),
-                "next": "/admin/",
-            },
-            expect=(302,),
+            lambda: {"code": totp(account["totp_key"])},
         )
-        return answer.status_code == 302
+
+    def sign_in_from(self, pool: str) -> None:
+        """Takes an account from the pool and signs in with it; ``ready`` when that worked."""
+        self.account = POOL.take(pool)
+        self.ready = self.account is not None and self.sign_in(self.account)
 
 
 class Official(Browser):
@@ -360,8 +368,7 @@ class Official(Browser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.account = POOL.take("officials")
-        self.ready = self.account is not None and self.sign_in(self.account)
+        self.sign_in_from("officials")
         if self.account is not None:
             self.place = CONFIG["communes"][self.account["unit"]]
 
@@ -439,8 +446,7 @@ class ProvinceAnalyst(Browser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.account = POOL.take("analysts")
-        self.ready = self.account is not None and self.sign_in(self.account)
+        self.sign_in_from("analysts")
 
     @task(3)
     def province(self) -> None:
@@ -538,10 +544,7 @@ class ApiUser(HttpUser):
             catch_response=True,
             timeout=60,
         ) as response:
-            if response.status_code in expect:
-                response.success()
-            else:
-                response.failure(f"answered {response.status_code}")
+            _judge(response, expect)
 
 
 class OperationsCentre(ApiUser):
@@ -655,10 +658,7 @@ class Volunteer(HttpUser):
             catch_response=True,
             timeout=30,
         ) as response:
-            if response.status_code == 200:
-                response.success()
-            else:
-                response.failure(f"answered {response.status_code}")
+            _judge(response, (200,))
         if response.status_code != 200:
             _fire(self, f"volunteer|{label}", started, UnexpectedReplyError("webhook refused"))
             return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.admin.utils import flatten_fieldsets, unquote
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
@@ -104,9 +104,14 @@ class ScopedAdmin(SimpleHistoryAdmin, ModelAdmin):
         if not hasattr(self.model._meta, "simple_history_manager_attribute"):
             raise Http404  # a model without a change history (the audit log itself)
         obj = self.get_object(request, unquote(object_id))
-        # django-simple-history builds a past version's form as if adding a row: for a user who
-        # may only look, every field is shown read-only, as on the change page.
-        request._cnsc_look_only = not self.has_change_permission(request, obj)  # type: ignore[attr-defined]
+        if not self.has_change_permission(request, obj):
+            # django-simple-history saves a posted past version (a revert) without asking for
+            # the change permission: a user who may only look is refused it.
+            if request.method == "POST":
+                raise PermissionDenied
+            # It also builds the version's form as if adding a row: for a user who may only
+            # look, every field is shown read-only, as on the change page.
+            request._cnsc_look_only = True  # type: ignore[attr-defined]
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:

@@ -143,7 +143,11 @@ class Household(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    history = HistoricalRecords()
+    # Past versions are read by household (``id``) and by date; simple-history would also index
+    # every copied foreign key, which only slows the import's writes.
+    history = HistoricalRecords(
+        no_db_index=["commune", "hamlet", "head", "team", "assigned_member"]
+    )
     objects = HouseholdQuerySet.as_manager()
 
     class Meta:
@@ -242,7 +246,11 @@ class Resident(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["cccd_hash", "cccd_key_id"])
+    # Past versions are read by resident (``id``) and by date, never by code or household: no
+    # index for those (simple-history would add three, ``code`` twice with its LIKE twin).
+    history = HistoricalRecords(
+        excluded_fields=["cccd_hash", "cccd_key_id"], no_db_index=["code", "household"]
+    )
     objects = ResidentQuerySet.as_manager()
 
     class Meta:

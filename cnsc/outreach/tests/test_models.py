@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from cnsc.outreach.models import Household, Resident
 
@@ -35,3 +35,18 @@ def test_a_point_outside_vietnam_is_refused_by_the_database(hamlet):
         Household.objects.create(
             commune=hamlet.commune, hamlet=hamlet, latitude=1.29, longitude=103.85
         )
+
+
+@pytest.mark.parametrize("model", [Household, Resident])
+def test_change_history_is_indexed_for_its_pages_only(model):
+    """Past versions are looked up by the row they belong to, listed by date, and found by their
+    author when a user is removed; any other index only slows a commune's import of its list."""
+    table = model.history.model._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    indexed = {
+        tuple(c["columns"])
+        for c in constraints.values()
+        if (c["index"] or c["primary_key"]) and c["columns"]
+    }
+    assert indexed == {("history_id",), ("id",), ("history_date",), ("history_user_id",)}

@@ -6,14 +6,17 @@ Usage (PostgreSQL only; the URL names the server and an existing database to sta
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cnsc .venv/bin/python \\
         bench/bot_visits.py --visits 2000
 
-Options: --visits N (default 2000), --chats K (conversations in flight at once, interleaved
-update by update as many members would be; default 50), --keep (leave the bench database).
+Options: --visits N (default 2000), --chats K (members in conversation with the bot at once;
+default 50), --workers W (updates of different chats handled at once; default BOT_WORKERS),
+--keep (leave the bench database).
 
 What it does:
 1. creates a scratch database <name>_botbench_<pid> on the same server, migrates it, loads the
    administrative units, and makes K members (one team of each ten, each member linked to the
    bot) and, per member, enough households with two residents;
-2. drives K chats round-robin: each visit is /visit, the house number typed, a resident
+2. drives K chats side by side, each sending its next update when the bot has answered the
+   last, through the update processor the running bot uses: each visit is /visit, the house
+   number typed, a resident
    ticked, Done, a service, an outcome, a step, Finish, skip the photo, a note typed, Save (11
    updates), every update built as Telegram would send it (button presses carry the data and
    message id of the keyboard the fake transport recorded for that chat);
@@ -114,20 +117,19 @@ def setup(chats: int, visits: int) -> list[dict[str, Any]]:
     return people
 
 
-async def drive(people: list[dict[str, Any]], visits: int) -> dict[str, Any]:
+async def drive(people: list[dict[str, Any]], visits: int, workers: int) -> dict[str, Any]:
     from telegram import Update
 
     from cnsc.bot.application import build_application
     from cnsc.bot.testing import TOKEN, FakeTelegram, Updates
 
     telegram = FakeTelegram()
-    application = build_application(token=TOKEN, request=telegram, polling=False)
+    application = build_application(token=TOKEN, request=telegram, polling=False, workers=workers)
     chats: list[dict[str, Any]] = [
         {"u": Updates(p["user_id"]), "houses": list(p["houses"]), "step": 0} for p in people
     ]
     per_kind: dict[str, list[float]] = defaultdict(list)
-    done_visits = 0
-    updates = 0
+    counts = {"visits": 0, "updates": 0}
 
     def press(chat: dict[str, Any], label_part: str) -> dict[str, Any]:
         message_id, buttons = telegram.keyboard(chat["u"].user_id)
@@ -160,35 +162,36 @@ async def drive(people: list[dict[str, Any]], visits: int) -> dict[str, Any]:
             return "text", you.text("Đã hướng dẫn")
         return "button", press(chat, "Save")
 
+    async def member(chat: dict[str, Any]) -> None:
+        # A member sends the next update once the bot has answered the last one, as people do;
+        # the chats run side by side, through the update processor the running bot uses.
+        processor = application.update_processor
+        while chat["houses"] and counts["visits"] < visits:
+            kind, data = next_update(chat)
+            update = Update.de_json(data, application.bot)
+            t0 = time.perf_counter()
+            await processor.process_update(update, application.process_update(update))
+            per_kind[kind].append(time.perf_counter() - t0)
+            counts["updates"] += 1
+            chat["step"] += 1
+            if chat["step"] == STEPS:
+                chat["step"] = 0
+                chat["houses"].pop(0)
+                counts["visits"] += 1
+            if len(telegram.calls) > 10_000:
+                telegram.calls = telegram.calls[-2000:]
+
     started = time.perf_counter()
     cpu_started = time.process_time()
     async with application:
-        active = [c for c in chats if c["houses"]]
-        while done_visits < visits and active:
-            for chat in list(active):
-                kind, data = next_update(chat)
-                t0 = time.perf_counter()
-                await application.process_update(Update.de_json(data, application.bot))
-                per_kind[kind].append(time.perf_counter() - t0)
-                updates += 1
-                chat["step"] += 1
-                if chat["step"] == STEPS:
-                    chat["step"] = 0
-                    chat["houses"].pop(0)
-                    done_visits += 1
-                    if not chat["houses"] or done_visits >= visits:
-                        active.remove(chat)
-                if done_visits >= visits:
-                    break
-                if len(telegram.calls) > 10_000:
-                    telegram.calls = telegram.calls[-2000:]
+        await asyncio.gather(*(member(chat) for chat in chats))
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     return {
         "elapsed": elapsed,
         "cpu": cpu,
-        "updates": updates,
-        "visits": done_visits,
+        "updates": counts["updates"],
+        "visits": counts["visits"],
         "per_kind": per_kind,
     }
 
@@ -198,6 +201,12 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=2000)
     parser.add_argument("--chats", type=int, default=50)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="updates of different chats handled at once (default: BOT_WORKERS)",
+    )
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/cnsc"
     name, url = bench_database_url(base_url)
@@ -213,7 +222,10 @@ def main() -> None:
         t0 = time.perf_counter()
         people = setup(args.chats, args.visits)
         print(f"set-up: {time.perf_counter() - t0:.1f} s")
-        result = asyncio.run(drive(people, args.visits))
+        from cnsc.bot.application import bot_workers
+
+        workers = bot_workers(args.workers)
+        result = asyncio.run(drive(people, args.visits, workers))
 
         from django.db import connections
 
@@ -224,7 +236,7 @@ def main() -> None:
         elapsed = result["elapsed"]
         print(
             f"\n{result['visits']} visit conversations, {result['updates']} updates, "
-            f"{args.chats} chats interleaved, one process"
+            f"{args.chats} chats side by side, one process, {workers} worker(s)"
         )
         print(f"elapsed:          {elapsed:8.2f} s")
         print(f"updates/s:        {result['updates'] / elapsed:8.1f}")

@@ -396,6 +396,10 @@ BOT_INVITATION_DAYS = env_int("BOT_INVITATION_DAYS", 7)
 # A visit whose first message reached the bot later than this after it was written: the bot
 # asks when the visit happened.
 BOT_ASK_VISIT_TIME_AFTER_MINUTES = env_int("BOT_ASK_VISIT_TIME_AFTER_MINUTES", 15)
+# Updates of different chats the bot handles at once, each on its own database connection (one
+# chat's updates are always handled one at a time, in order). 1: one update at a time. SQLite
+# takes one writer at a time, so the bot uses 1 there whatever this says.
+BOT_WORKERS = env_int("BOT_WORKERS", 4)
 
 # --- Background jobs (django-tasks) ------------------------------------------------------------
 # Broadcasts are delivered by a task, queued in the database (django-tasks-db) so a restart of

@@ -3,21 +3,29 @@ channel-neutral ``Event``, hands it to ``engine.handle`` in one ``sync_to_async`
 place the database is reached), and performs the actions that come back.
 
 One handler takes every update (a TypeHandler): the flows live in ``cnsc.bot.handlers`` and
-know nothing of Telegram. Updates are processed one at a time, in order, so two messages of one
-chat never race each other's conversation state.
+know nothing of Telegram. One chat's updates are processed one at a time, in the order they
+came, so two messages of one chat never race each other's conversation state; with
+``BOT_WORKERS`` above 1, updates of different chats are processed at once, each ``handle`` call
+on a thread (and database connection) of the bot's own pool, so one member's slow call does not
+hold up the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
+import threading
 import warnings
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connection, connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from telegram import (
@@ -35,7 +43,13 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
 from telegram.request import BaseRequest, HTTPXRequest
 
 from .dialog import Action, Contact, Edit, Event, Keyboard, Location, Notice, Photo, Send, SendFile
@@ -70,15 +84,100 @@ def make_bot(request: BaseRequest | None = None) -> Bot:
     )
 
 
+# Updates waiting for their chat's turn or for a worker: a bound on memory, not on speed (the
+# workers bound that); a burst from one chat must not take every slot from the others.
+MAX_UPDATES_IN_FLIGHT = 1000
+
+
+def _chat_of(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    return update.effective_user.id if update.effective_user is not None else None
+
+
+class Workers(ThreadPoolExecutor):
+    """The bot's worker threads; each keeps a database connection of its own between updates
+    (as a web worker does, up to ``CONN_MAX_AGE``)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(max_workers=count, thread_name_prefix="cnsc-bot")
+        self.count = count
+
+    def close(self) -> None:
+        """Close every worker's connection, then stop the workers. Each closing call waits at a
+        barrier until all have arrived, so each runs on a thread of its own."""
+        barrier = threading.Barrier(self.count)
+
+        def close_connections() -> None:
+            connections.close_all()
+            barrier.wait(timeout=30)
+
+        for future in [self.submit(close_connections) for _n in range(self.count)]:
+            future.result()
+        self.shutdown(wait=True)
+
+
+class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
+    """Processes updates of different chats at once on ``workers`` threads, and each chat's
+    updates one at a time, in the order they arrived (PTB starts them in that order, and a
+    chat's lock queues its waiters first come, first served). The Application starts and
+    stops it, and with it the worker threads and their connections."""
+
+    def __init__(self, workers: int, max_concurrent_updates: int = MAX_UPDATES_IN_FLIGHT) -> None:
+        super().__init__(max_concurrent_updates)
+        self.worker_count = workers
+        self.workers: Workers | None = None
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._holders: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = _chat_of(update)
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat, asyncio.Lock())
+        self._holders[chat] = self._holders.get(chat, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._holders[chat] -= 1
+            if not self._holders[chat]:
+                del self._holders[chat], self._locks[chat]
+
+    async def initialize(self) -> None:
+        if self.workers is None:
+            self.workers = Workers(self.worker_count)
+
+    async def shutdown(self) -> None:
+        if self.workers is not None:
+            workers, self.workers = self.workers, None
+            await asyncio.to_thread(workers.close)
+
+
+def bot_workers(requested: int | None = None) -> int:
+    """How many updates the bot handles at once: ``BOT_WORKERS`` (or ``requested``), and 1 on
+    SQLite, which takes one writer at a time."""
+    workers = settings.BOT_WORKERS if requested is None else requested
+    if connection.vendor == "sqlite":
+        return 1
+    return max(1, workers)
+
+
 def build_application(
     *,
     token: str | None = None,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     polling: bool = True,
+    workers: int | None = 1,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The Application. ``request``: the Bot API transport (a fake one in tests); ``polling``
-    false builds it without an Updater, for the webhook server and for feeding updates."""
+    false builds it without an Updater, for the webhook server and for feeding updates;
+    ``workers``: updates of different chats handled at once (None: ``BOT_WORKERS``; 1, the
+    default, handles every update on the calling thread's connection, as tests need)."""
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder().token(
         token or settings.TELEGRAM_BOT_TOKEN
     )
@@ -89,6 +188,9 @@ def build_application(
         builder = builder.get_updates_request(updates_request or make_request())
     else:
         builder = builder.updater(None)
+    count = bot_workers(workers)
+    if count > 1:
+        builder = builder.concurrent_updates(ChatOrderedUpdateProcessor(count))
     application = builder.build()
     application.add_handler(TypeHandler(Update, on_update))
     application.add_error_handler(on_error)
@@ -288,6 +390,9 @@ async def perform(
 
 
 async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # With several workers, ``handle`` runs on one of the bot's worker threads; otherwise on
+    # the one thread Django's async adapters keep for such calls.
+    executor = getattr(context.application.update_processor, "workers", None)
     try:
         event = await to_event(update, context.bot)
     except TelegramError as exc:
@@ -296,7 +401,10 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if event is None:
         return
     try:
-        actions = await sync_to_async(handle)(event)
+        if executor is None:
+            actions = await sync_to_async(handle)(event)
+        else:
+            actions = await sync_to_async(handle, thread_sensitive=False, executor=executor)(event)
     except Exception:
         logger.exception("update %s failed", update.update_id)
         with translation.override(settings.LANGUAGE_CODE):

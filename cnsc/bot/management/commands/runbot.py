@@ -44,7 +44,7 @@ class Command(BaseCommand):
             self._polling()
 
     def _polling(self) -> None:
-        application = build_application()
+        application = build_application(workers=None)
 
         async def post_init(app: Any) -> None:
             app.create_task(housekeeping.loop(app.bot))
@@ -54,7 +54,7 @@ class Command(BaseCommand):
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
 
     async def _webhook(self) -> None:
-        application = build_application(polling=False)
+        application = build_application(polling=False, workers=None)
         path = urlparse(settings.TELEGRAM_WEBHOOK_URL).path or "/telegram"
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -60,21 +60,30 @@ COMPLETE = (HOUSEHOLDS, HOUSEHOLDS * PER_HOUSEHOLD, HOUSEHOLDS * 2)
 
 
 @pytest.mark.parametrize(
-    "moment",
+    ("moment", "stop"),
     [
-        # Rows are about to be staged (COPY on PostgreSQL, batched inserts on SQLite).
-        "CREATE TEMPORARY TABLE cnsc_import_rows",
-        # The households are written, the residents not yet.
-        "INSERT INTO outreach_household",
+        # Rows are about to be staged (COPY on PostgreSQL, batched inserts on SQLite): killed
+        # 0.2 s later, while they stream in.
+        ("CREATE TEMPORARY TABLE cnsc_import_rows", False),
+        # The households are written, the residents not yet: stopped right there and killed.
+        ("INSERT INTO outreach_household", True),
     ],
     ids=["staging", "writing"],
 )
-def test_an_import_killed_half_way_leaves_nothing_and_a_rerun_finishes(moment, child_db, tmp_path):
+def test_an_import_killed_half_way_leaves_nothing_and_a_rerun_finishes(
+    moment, stop, child_db, tmp_path
+):
     run([*SETUP], child_db.env, timeout=60)
     data = household_file(tmp_path / "ho.csv")
-    child = Child.start([*TRACED, str(data), "--apply"], child_db.env)
-    child.wait_for(lambda line: line.startswith("SQL: " + moment), timeout=50)
-    time.sleep(0.2)
+    if stop:
+        child = Child.start(
+            [*TRACED, str(data), "--apply"], child_db.env, extra={"TRACE_STOP_AT": moment}
+        )
+        child.wait_for(lambda line: line.startswith("STOPPED: " + moment), timeout=50)
+    else:
+        child = Child.start([*TRACED, str(data), "--apply"], child_db.env)
+        child.wait_for(lambda line: line.startswith("SQL: " + moment), timeout=50)
+        time.sleep(0.2)
     child.kill()
     assert counts(child_db) == (0, 0, 0)
     assert not child_db.value(

@@ -4,7 +4,6 @@ the job."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -53,10 +52,12 @@ def counts(db: ChildDatabase) -> tuple[int, int, int]:
 def test_a_roster_import_killed_half_way_leaves_nothing_and_a_rerun_finishes(child_db, tmp_path):
     run(["-m", "cnsc.team.tests.crash_child"], child_db.env, timeout=60)
     data = roster_file(tmp_path / "roster.xlsx")
-    child = Child.start([*TRACED, str(data), "--apply"], child_db.env)
-    # The teams are saved and the first batch of members is going in.
-    child.wait_for(lambda line: line.startswith('SQL: INSERT INTO "team_member"'), timeout=50)
-    time.sleep(0.1)
+    # The teams are saved and the first batch of members has gone in: stopped there, killed.
+    moment = 'INSERT INTO "team_member"'
+    child = Child.start(
+        [*TRACED, str(data), "--apply"], child_db.env, extra={"TRACE_STOP_AT": moment}
+    )
+    child.wait_for(lambda line: line.startswith("STOPPED: " + moment), timeout=50)
     child.kill()
     assert counts(child_db) == (0, 0, 0)
     assert not child_db.value("SELECT COUNT(*) FROM team_historicalmember")

@@ -24,7 +24,7 @@ from .dialog import Action, Event, Turn
 from .handlers import checkin, info, link, report, visit
 from .handlers.common import FLOW_BUTTON, expired
 from .models import BotConversation
-from .selectors import actor_for
+from .selectors import actor_for, conversation_for_update
 from .services import conversation_end, update_claim
 
 logger = logging.getLogger(__name__)
@@ -108,9 +108,7 @@ def _dispatch(turn: Turn) -> None:
 
 def _conversation(turn: Turn) -> BotConversation | None:
     assert turn.actor is not None
-    conversation = (
-        BotConversation.objects.select_for_update().filter(chat_id=turn.event.chat_id).first()
-    )
+    conversation = conversation_for_update(chat_id=turn.event.chat_id)
     if conversation is None:
         return None
     stale = conversation.updated_at < timezone.now() - CONVERSATION_TTL

@@ -18,7 +18,7 @@ from cnsc.outreach.catalogue import Result
 from cnsc.outreach.models import Household, Visit, VisitOutcome
 from cnsc.team.models import Member, Membership, Team, TeamStatus
 
-from .models import TelegramAccount
+from .models import BotConversation, TelegramAccount
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,34 @@ def actor_for(*, telegram_user_id: int) -> Actor | None:
     if membership is not None:
         membership.member, membership.team = member, cast(Team, instances[3])
     return Actor(account=account, member=member, membership=membership)
+
+
+@functools.cache
+def _conversation_query(for_update: bool) -> tuple[str, _Layout]:
+    fields = BotConversation._meta.concrete_fields
+    conversions = []
+    for field in fields:
+        col = field.get_col("c")
+        conversions.append(
+            (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+        )
+    columns = ", ".join(f'c."{f.column}"' for f in fields)
+    sql = f"""SELECT {columns} FROM "{BotConversation._meta.db_table}" c
+        WHERE c."chat_id" = %s{" FOR UPDATE" if for_update else ""}"""  # noqa: S608
+    return sql, [(BotConversation, [f.attname for f in fields], conversions)]
+
+
+def conversation_for_update(*, chat_id: int) -> BotConversation | None:
+    """The chat's running flow, locked until the transaction ends (so the same chat's next
+    update, from another worker or process, waits for this one). One statement written once
+    per process, as ``actor_for``."""
+    sql, layout = _conversation_query(connection.features.has_select_for_update)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chat_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return cast(BotConversation, _read(layout, row)[0])
 
 
 # --- Figures and places for the member ----------------------------------------------------------

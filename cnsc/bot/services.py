@@ -5,6 +5,7 @@ are the outreach services'; the bot only calls them."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -233,9 +234,25 @@ def conversation_start(
     )
 
 
+@functools.cache
+def _conversation_update() -> tuple[str, list[Any]]:
+    meta = BotConversation._meta
+    fields = [meta.get_field(name) for name in ("state", "data", "updated_at")]
+    assignments = ", ".join(f'"{f.column}" = %s' for f in fields)  # type: ignore[union-attr]
+    return f'UPDATE "{meta.db_table}" SET {assignments} WHERE "id" = %s', fields  # noqa: S608
+
+
 def conversation_save(*, conversation: BotConversation, state: str) -> BotConversation:
+    """Store the flow's new state and data: what ``save(update_fields=[...])`` writes, in a
+    statement written once per process (this runs on nearly every update)."""
     conversation.state = state
-    conversation.save(update_fields=["state", "data", "updated_at"])
+    conversation.updated_at = timezone.now()
+    sql, fields = _conversation_update()
+    params = [
+        field.get_db_prep_save(getattr(conversation, field.attname), connection) for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, conversation.pk])
     return conversation
 
 

@@ -40,7 +40,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -366,7 +366,13 @@ class _Stage:
             # The defaults (4 MB to sort or hash, 8 MB of buffers for temporary tables) send
             # a large file's staging tables to disk; these last until the transaction ends.
             self.sql("SET LOCAL work_mem = '64MB'")
-            self.sql("SET LOCAL temp_buffers = '256MB'")
+            try:
+                with transaction.atomic():
+                    self.sql("SET LOCAL temp_buffers = '256MB'")
+            except DataError:
+                # A session that has used temporary tables at another size (a roster import
+                # earlier on this pooled connection) keeps its buffers: slower, not wrong.
+                pass
         self.drop()
         old = [(name, "text") for name in self.old_columns]
         columns = ", ".join(f"{name} {kind}" for name, kind in (*STAGED, *old, *DERIVED))

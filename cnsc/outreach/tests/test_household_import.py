@@ -500,3 +500,17 @@ def test_hamlets_are_found_without_diacritics_or_by_code(hamlet, team, official)
     assert result.ok, problems(result)
     assert Household.objects.get(code="HK002").hamlet == second
     assert Household.objects.get(code="HK003").hamlet == second
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_on_a_connection_that_already_used_temporary_tables(hamlet, team, official):
+    """A pooled connection that staged a roster import (temporary tables at PostgreSQL's default
+    buffer size) then takes a household import: it runs, with the buffers it has."""
+    connection.close()  # a session of its own, whatever earlier tests left in theirs
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE earlier_import (n int)")
+        cursor.execute("INSERT INTO earlier_import VALUES (1)")
+        cursor.execute("DROP TABLE earlier_import")
+    result = run(csv_file(family()), hamlet.commune, official, apply=True)
+    assert result.ok, problems(result)
+    assert Resident.objects.count() == 3

@@ -103,13 +103,17 @@ def _throttle(request: HttpRequest, group: str, key: str, rate: str) -> None:
 
 
 def _client(request: HttpRequest) -> ApiClient:
+    """The client whose token the request carries. Its allowance is counted (by the token's
+    hash) before the token is looked up, so a client past it costs no database query."""
     header = request.headers.get("Authorization", "")
     scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
             401, "token_missing", "Send the client's token: Authorization: Bearer <token>."
         )
-    client = ApiClient.objects.active().filter(token_hash=hash_token(token.strip())).first()
+    token_hash = hash_token(token.strip())
+    _throttle(request, "api", f"token:{token_hash}", settings.API_RATE_LIMIT)
+    client = ApiClient.objects.active().filter(token_hash=token_hash).first()
     if client is None:
         raise ApiError(401, "token_invalid", "This token is unknown or has been withdrawn.")
     now = timezone.now()
@@ -137,7 +141,6 @@ def api_view(view: ApiView) -> Callable[[HttpRequest], HttpResponseBase]:
     def wrapper(request: HttpRequest) -> HttpResponseBase:
         try:
             client = _client(request)
-            _throttle(request, "api", f"client:{client.pk}", settings.API_RATE_LIMIT)
             return view(request, reach_of_client(client))
         except ApiError as error:
             return error_response(error)

@@ -243,6 +243,16 @@ def test_a_client_over_its_allowance_gets_429_and_others_are_not_slowed(
     assert other.get("/api/v1/indicators").status_code == 200
 
 
+def test_a_refused_request_costs_no_database_query(
+    built, token_for, api, settings, django_assert_num_queries
+):
+    settings.API_RATE_LIMIT = "1/m"
+    busy = api(token_for("79", name="IOC"))
+    assert busy.get("/api/v1/indicators").status_code == 200
+    with django_assert_num_queries(0):
+        assert busy.get("/api/v1/indicators").status_code == 429
+
+
 def test_the_public_documents_are_limited_per_address(built, settings):
     settings.API_PUBLIC_RATE_LIMIT = "2/m"
     here = Client(REMOTE_ADDR="203.0.113.7")

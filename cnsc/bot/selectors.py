@@ -40,23 +40,29 @@ class Actor:
 _Layout = list[tuple[type[Model], list[str], list[tuple[Any, list[Any]]]]]
 
 
+def _part(model: type[Model], alias: str) -> tuple[list[str], _Layout]:
+    """``model``'s columns under ``alias`` and their layout entry."""
+    fields = model._meta.concrete_fields
+    conversions = []
+    for field in fields:
+        col = field.get_col(alias)
+        converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        conversions.append((col, converters))
+    columns = [f'{alias}."{f.column}"' for f in fields]
+    return columns, [(model, [f.attname for f in fields], conversions)]
+
+
 @functools.cache
 def _actor_query() -> tuple[str, _Layout]:
     """The SQL of ``actor_for`` and how to read its columns back into models. Written once per
     process from the models' own fields (the ORM would build the same statement anew on every
     update, which was a fifth of the bot's CPU)."""
-    parts = [(TelegramAccount, "a"), (Member, "m"), (Membership, "ms"), (Team, "t")]
     columns: list[str] = []
     layout: _Layout = []
-    for model, alias in parts:
-        fields = model._meta.concrete_fields
-        columns += [f'{alias}."{f.column}"' for f in fields]
-        conversions = []
-        for field in fields:
-            col = field.get_col(alias)
-            converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            conversions.append((col, converters))
-        layout.append((model, [f.attname for f in fields], conversions))
+    for model, alias in [(TelegramAccount, "a"), (Member, "m"), (Membership, "ms"), (Team, "t")]:
+        part_columns, part_layout = _part(model, alias)
+        columns += part_columns
+        layout += part_layout
     sql = f"""SELECT {", ".join(columns)}
         FROM "{TelegramAccount._meta.db_table}" a
         JOIN "{Member._meta.db_table}" m ON m."id" = a."member_id"
@@ -109,17 +115,10 @@ def actor_for(*, telegram_user_id: int) -> Actor | None:
 
 @functools.cache
 def _conversation_query(for_update: bool) -> tuple[str, _Layout]:
-    fields = BotConversation._meta.concrete_fields
-    conversions = []
-    for field in fields:
-        col = field.get_col("c")
-        conversions.append(
-            (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
-        )
-    columns = ", ".join(f'c."{f.column}"' for f in fields)
-    sql = f"""SELECT {columns} FROM "{BotConversation._meta.db_table}" c
+    columns, layout = _part(BotConversation, "c")
+    sql = f"""SELECT {", ".join(columns)} FROM "{BotConversation._meta.db_table}" c
         WHERE c."chat_id" = %s{" FOR UPDATE" if for_update else ""}"""  # noqa: S608
-    return sql, [(BotConversation, [f.attname for f in fields], conversions)]
+    return sql, layout
 
 
 def conversation_for_update(*, chat_id: int) -> BotConversation | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -17,7 +17,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from cnsc.core.spreadsheets import ImportFileError
-from cnsc.core.types import Viewer
 
 SHOWN_ERRORS = 20
 
@@ -42,16 +41,9 @@ class ImportCommand(BaseCommand):
         parser.add_argument("--user", required=True, help="the back-office user it runs as")
         parser.add_argument("--apply", action="store_true", help="write (default: dry run)")
 
-    def run_import(
-        self,
-        *,
-        upload: IO[bytes],
-        size: int,
-        commune: Any,
-        user: Viewer,
-        apply: bool,
-        file_name: str,
-    ) -> ImportReport:
+    def run_import(self, **upload: Any) -> ImportReport:
+        """Call the import service with ``upload`` (its keyword arguments, as the back office
+        passes them: upload, size, commune, user, apply, file_name) and report its result."""
         raise NotImplementedError
 
     def handle(

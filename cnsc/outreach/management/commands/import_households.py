@@ -4,30 +4,17 @@ audit log as the user named. For files larger than a browser upload, and for scr
 
 from __future__ import annotations
 
-from typing import IO
+from typing import Any
 
 from cnsc.core.management.importing import ImportCommand, ImportReport
-from cnsc.core.types import Viewer
-from cnsc.geo.models import AdminUnit
 from cnsc.outreach.imports import import_households
 
 
 class Command(ImportCommand):
     help = "Import a household list into a commune (dry run unless --apply)."
 
-    def run_import(
-        self,
-        *,
-        upload: IO[bytes],
-        size: int,
-        commune: AdminUnit,
-        user: Viewer,
-        apply: bool,
-        file_name: str,
-    ) -> ImportReport:
-        result = import_households(
-            upload=upload, size=size, commune=commune, user=user, apply=apply, file_name=file_name
-        )
+    def run_import(self, **upload: Any) -> ImportReport:
+        result = import_households(**upload)
         return ImportReport(
             figures=[
                 ("rows", result.rows),

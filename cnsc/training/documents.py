@@ -25,6 +25,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    CondPageBreak,
     Flowable,
     HRFlowable,
     Image,
@@ -49,6 +50,10 @@ GOLD = colors.HexColor("#F2C94C")
 RULE = colors.HexColor("#DDD6CC")
 # A picture never takes more than about half a page, so its caption and some text fit beside.
 IMAGE_MAX_HEIGHT = 88 * mm
+# A heading never ends a page: it starts a new one unless it fits with this many lines of what
+# follows. Only the heading and those lines are kept together; the rest flows on, so a long list
+# or paragraph after a heading does not leave half a page empty.
+LINES_AFTER_HEADING = 3
 # 300 dpi across the text width is as sharp as a print gets; more only makes the file heavier
 # for residents downloading on a weak signal.
 IMAGE_MAX_PIXELS_WIDE = 1400
@@ -84,7 +89,6 @@ def _styles() -> dict[str, Any]:
             color=pdf.OFFICIAL_RED,
             spaceBefore=9,
             spaceAfter=4,
-            keepWithNext=1,
         ),
         "body": pdf.paragraph_style("hb-body", size=10, leading=14.5, spaceAfter=5),
         "step": pdf.paragraph_style("hb-step", size=10, leading=14.5),
@@ -185,6 +189,41 @@ def _steps(block: HandbookBlock, styles: dict[str, Any], width: float) -> Table:
     return table
 
 
+def _block_flowables(block: HandbookBlock, styles: dict[str, Any], width: float) -> list[Flowable]:
+    if block.kind == BlockKind.HEADING:
+        return [_Heading(block.text, styles["heading"], key=f"h{block.position}")]
+    if block.kind == BlockKind.STEPS:
+        return [_steps(block, styles, width), Spacer(1, 2 * mm)]
+    if block.kind == BlockKind.IMAGE:
+        parts: list[Flowable] = [Spacer(1, 1 * mm), _picture(block, width)]
+        if block.text:
+            parts.append(_lines_paragraph(block.text, styles["caption"]))
+        else:
+            parts.append(Spacer(1, 4 * mm))
+        return parts
+    return [_lines_paragraph(block.text, styles["body"])]
+
+
+def _height(flowables: list[Flowable], width: float) -> float:
+    total = 0.0
+    for flowable in flowables:
+        _w, height = flowable.wrap(width, A5[1])
+        total += height + flowable.getSpaceBefore() + flowable.getSpaceAfter()
+    return total
+
+
+def _lead(flowable: Flowable, width: float) -> float:
+    """The height of the first few lines of ``flowable``: a paragraph's first
+    ``LINES_AFTER_HEADING`` lines, a list's first step (a step is never split), anything else
+    whole."""
+    _w, height = flowable.wrap(width, A5[1])
+    if isinstance(flowable, Table):
+        return float(flowable._rowHeights[0])
+    if isinstance(flowable, Paragraph):
+        return float(min(height, LINES_AFTER_HEADING * flowable.style.leading))
+    return float(height)
+
+
 def _story(handbook: Handbook, styles: dict[str, Any], width: float) -> list[Flowable]:
     meta = " · ".join(
         [
@@ -208,21 +247,26 @@ def _story(handbook: Handbook, styles: dict[str, Any], width: float) -> list[Flo
         Spacer(1, 2 * mm),
         HRFlowable(width="100%", thickness=0.6, color=RULE, spaceAfter=4 * mm),
     ]
-    for block in handbook.blocks.order_by("position"):
-        if block.kind == BlockKind.HEADING:
-            story.append(_Heading(block.text, styles["heading"], key=f"h{block.position}"))
-        elif block.kind == BlockKind.PARAGRAPH:
-            story.append(_lines_paragraph(block.text, styles["body"]))
-        elif block.kind == BlockKind.STEPS:
-            story.append(_steps(block, styles, width))
-            story.append(Spacer(1, 2 * mm))
+    blocks = list(handbook.blocks.order_by("position"))
+    pieces = [_block_flowables(block, styles, width) for block in blocks]
+    index = 0
+    while index < len(blocks):
+        block, parts = blocks[index], pieces[index]
+        following = pieces[index + 1] if index + 1 < len(blocks) else []
+        if block.kind == BlockKind.HEADING and following:
+            if blocks[index + 1].kind == BlockKind.IMAGE:
+                # A picture cannot be split: its heading goes with it, onto the next page
+                # if need be.
+                story.append(KeepTogether([*parts, *following]))
+                index += 2
+                continue
+            story.append(CondPageBreak(_height(parts, width) + _lead(following[0], width)))
+            story.extend(parts)
         elif block.kind == BlockKind.IMAGE:
-            parts: list[Flowable] = [Spacer(1, 1 * mm), _picture(block, width)]
-            if block.text:
-                parts.append(_lines_paragraph(block.text, styles["caption"]))
-            else:
-                parts.append(Spacer(1, 4 * mm))
             story.append(KeepTogether(parts))
+        else:
+            story.extend(parts)
+        index += 1
     return story
 
 

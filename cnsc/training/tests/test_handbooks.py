@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from reportlab.lib.units import mm
 
 from cnsc.core.testing_pdf import pdf_pages, pdf_text, pdf_title
+from cnsc.training.documents import render_handbook
 from cnsc.training.models import (
     Audience,
     BlockKind,
@@ -81,11 +82,15 @@ def test_a_written_handbook_prints_to_an_a5_pdf_with_its_vietnamese_text(home_pr
     text = flat(content)
     for phrase in (TITLE, FIRST_HEADING, PARAGRAPH, *STEPS, "Màn hình đăng nhập", WARNING):
         assert phrase in text, phrase
+    for number, step in enumerate(STEPS, start=1):
+        assert f"{number}. {step}" in text, step
     assert unicodedata.normalize("NFD", PARAGRAPH) not in text
     assert text.index(FIRST_HEADING) < text.index(STEPS[0]) < text.index(SECOND_HEADING)
     assert "Thành phố Hồ Chí Minh" in text  # who publishes it
 
-    page = PdfReader(io.BytesIO(content)).pages[0]
+    reader = PdfReader(io.BytesIO(content))
+    assert sum(len(page.images) for page in reader.pages) == 1  # the picture is printed
+    page = reader.pages[0]
     assert round(float(page.mediabox.width) / mm) == 148
     assert round(float(page.mediabox.height) / mm) == 210
     assert pdf_title(content) == TITLE
@@ -117,6 +122,45 @@ def test_a_long_handbook_numbers_its_pages(home_province):
     assert len(pages) > 1
     assert f"Page 2 of {len(pages)}" in pages[1]
     assert "Cẩm nang dài · version 1" in pages[1]
+
+
+def test_a_list_after_a_heading_starts_where_there_is_room(home_province):
+    """A heading and a long list are not moved together to the next page, leaving half of
+    this one empty: the list starts under its heading and runs on."""
+    handbook = handbook_create(
+        unit=home_province, title="Danh sách dài", topic=Topic.VNEID, audience=Audience.RESIDENTS
+    )
+    handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text=PARAGRAPH * 3)
+    handbook_block_add(handbook=handbook, kind=BlockKind.HEADING, text=FIRST_HEADING)
+    steps = [f"Bước số {n}: {WARNING}" for n in range(1, 16)]
+    handbook_block_add(handbook=handbook, kind=BlockKind.STEPS, text="\n".join(steps))
+    pages = [" ".join(page.split()) for page in pdf_text(render_handbook(handbook).content)]
+    assert len(pages) == 2
+    assert FIRST_HEADING in pages[0]
+    assert f"1. {steps[0]}" in pages[0]
+    assert f"15. {steps[-1]}" in pages[1]
+
+
+def test_a_heading_never_ends_a_page(home_province):
+    """Wherever the page ends, a heading is printed on the page that holds the first lines
+    of what follows it."""
+    handbook = handbook_create(
+        unit=home_province, title="Trang đầy", topic=Topic.VNEID, audience=Audience.RESIDENTS
+    )
+    filler = handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text="Dòng")
+    handbook_block_add(handbook=handbook, kind=BlockKind.HEADING, text=SECOND_HEADING)
+    handbook_block_add(handbook=handbook, kind=BlockKind.STEPS, text="\n".join(STEPS))
+    handbook_block_add(handbook=handbook, kind=BlockKind.HEADING, text=FIRST_HEADING)
+    handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text=WARNING * 3)
+    # From a page with room to spare to a page that is full: the boundary moves line by line.
+    for lines in range(14, 34):
+        filler_text = "\n".join(f"Dòng {n}" for n in range(lines))
+        HandbookBlock.objects.filter(pk=filler.pk).update(text=filler_text)
+        pages = [" ".join(p.split()) for p in pdf_text(render_handbook(handbook).content)]
+        with_steps = next(p for p in pages if SECOND_HEADING in p)
+        assert f"1. {STEPS[0]}" in with_steps, lines
+        with_warning = next(p for p in pages if FIRST_HEADING in p)
+        assert WARNING[:40] in with_warning, lines
 
 
 def test_publish_then_a_new_version_then_retire(home_province, home_commune):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import unicodedata
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -91,6 +92,22 @@ def paragraph_style(
 def paragraph(text: str, style: ParagraphStyle) -> Paragraph:
     """A Paragraph of plain text: names and titles typed by people are escaped, never markup."""
     return Paragraph(escape(nfc(text)), style)
+
+
+def missing_glyphs(text: str, *, font: str = FONT) -> list[str]:
+    """The characters of ``text`` that ``font`` cannot draw (they would print as empty boxes),
+    each once, in the order they first appear; spaces and invisible characters aside. Be Vietnam
+    Pro covers Latin and Vietnamese letters, not other scripts (Khmer) nor most symbols (→, ✓)."""
+    register_fonts()
+    glyphs = pdfmetrics.getFont(font).face.charToGlyph
+    missing = (
+        ch
+        for ch in nfc(text)
+        if ord(ch) not in glyphs
+        and not ch.isspace()
+        and unicodedata.category(ch) not in ("Cc", "Cf")
+    )
+    return list(dict.fromkeys(missing))
 
 
 def text_width(text: str, *, font: str, size: float) -> float:

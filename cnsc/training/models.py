@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from cnsc.core import pdf
 from cnsc.core.codes import random_code
 from cnsc.core.models import Credential
 from cnsc.core.text import nfc, search_key
@@ -123,6 +124,19 @@ class UnitScopedQuerySet(models.QuerySet[Any]):
     def for_commune(self, commune: AdminUnit) -> Any:
         """What the commune uses: its own, and its province's."""
         return self.filter(Q(unit=commune) | Q(unit_id=commune.province_id))
+
+
+def unprintable(text: str) -> str | None:
+    """A message naming the characters of ``text`` that a handbook printed by CNSC cannot show
+    (its typeface has no glyph for them: they would print as empty boxes); None when it can
+    print them all."""
+    missing = pdf.missing_glyphs(text)
+    if not missing:
+        return None
+    return _(
+        "The handbook's typeface cannot print these characters: %(characters)s. Write them "
+        "another way (for example “>” for an arrow), or upload the handbook as a PDF."
+    ) % {"characters": " ".join(missing)}
 
 
 def _unit_is_province_or_commune(unit: AdminUnit | None) -> bool:
@@ -281,6 +295,11 @@ class Handbook(models.Model):
         if self.version > 1 and not nfc(self.change_note):
             errors["change_note"] = _("Say what changed in this version.")
         uploading = bool(self.pdf) and not getattr(self.pdf, "_committed", True)
+        if self.source == HandbookSource.WRITTEN:
+            for field in ("title", "change_note"):
+                problem = unprintable(getattr(self, field))
+                if problem:
+                    errors[field] = problem
         if uploading and self.source == HandbookSource.WRITTEN:
             errors["pdf"] = _(
                 "This handbook is written in CNSC, which makes its PDF when it is published. "
@@ -372,6 +391,9 @@ class HandbookBlock(models.Model):
             raise ValidationError({"image": _("Only a picture block has a picture.")})
         if self.kind != BlockKind.IMAGE and not text:
             raise ValidationError({"text": _("Write the text of this block.")})
+        problem = unprintable(text)
+        if problem:
+            raise ValidationError({"text": problem})
 
     @property
     def steps(self) -> list[str]:

@@ -293,6 +293,38 @@ def test_a_picture_that_is_not_a_picture_is_refused(home_commune):
     assert not HandbookBlock.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Chọn Cài đặt → Tài khoản", "→"),
+        ("ការប្រើប្រាស់ VNeID", "ក"),  # Khmer: written in CNSC it would print as boxes
+    ],
+)
+def test_text_the_typeface_cannot_print_is_refused(home_province, text, shown):
+    handbook = handbook_create(
+        unit=home_province, title="Ký tự lạ", topic=Topic.VNEID, audience=Audience.RESIDENTS
+    )
+    for kind in (BlockKind.PARAGRAPH, BlockKind.STEPS, BlockKind.HEADING):
+        with pytest.raises(ValidationError, match=f"cannot print these characters: {shown}"):
+            handbook_block_add(handbook=handbook, kind=kind, text=f"Mở ứng dụng\n{text}")
+    assert not HandbookBlock.objects.exists()
+    with pytest.raises(ValidationError, match="upload the handbook as a PDF"):
+        handbook_create(
+            unit=home_province, title=text, topic=Topic.VNEID, audience=Audience.RESIDENTS
+        )
+    assert Handbook.objects.count() == 1
+    # The same title is fine on an uploaded PDF: CNSC does not print it.
+    handbook_create(
+        unit=home_province,
+        title=text,
+        topic=Topic.VNEID,
+        audience=Audience.RESIDENTS,
+        source=HandbookSource.UPLOAD,
+        pdf=pdf_upload(),
+    )
+    assert Handbook.objects.count() == 2
+
+
 def test_a_written_handbook_does_not_take_an_uploaded_pdf(home_commune):
     with pytest.raises(ValidationError, match="CNSC, which makes its PDF"):
         handbook_create(

@@ -7,6 +7,8 @@ Phường Thủ Dầu Một:
 - a user of another commune (or another province, or an API client of another province) is
   refused every route that names one of our objects, and the refusal is logged; our objects are
   missing from their lists;
+- a user of each role assigned to no unit is refused every such route too, and every list they
+  may open is empty of our rows;
 - nobody signed in reaches anything before the second factor, when they owe one.
 
 A route added without an entry here fails the first test. A route that names an object needs a
@@ -16,6 +18,7 @@ sample address in SAMPLES below, built from the world, or the checks fail asking
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -574,6 +577,60 @@ def test_our_objects_are_missing_from_an_outsiders_lists(world):
     if member.full_name in found.content.decode("unicode_escape"):
         wrong.append(("admin:autocomplete", "neighbour", "lists our member"))
     assert not wrong, "outsiders' lists showing our objects: " + repr(wrong)
+
+
+# Names of the world's rows: none of them may reach a user who is assigned to no unit.
+OUR_NAMES = (
+    "Khu phố 1",
+    "Phạm Thị Hoa",
+    "Tổ Trưởng",
+    "Nguyễn Văn Tư",
+    "Đường Yersin",
+    "Cẩm nang của phường",
+    "Đỗ Thị Thu",
+    "Họp tổ lúc 8 giờ",
+    "Phường Thủ Dầu Một",
+)
+
+
+def _text(response: Any) -> str:
+    """What a page or JSON answer says; empty for a file (a blank spreadsheet)."""
+    kind = response.get("Content-Type", "")
+    if kind.startswith("application/json"):
+        return json.dumps(response.json(), ensure_ascii=False)
+    return response.content.decode() if kind.startswith("text/") else ""
+
+
+def test_users_without_a_unit_are_refused_our_objects_and_see_empty_lists(world):
+    nobody = {role: make_user(f"nobody-{role}", role) for role in (PROVINCE, COMMUNE, LEADER)}
+    wrong = []
+    lists = 0
+    for route in all_routes():
+        who = allowed(route) or frozenset()
+        if who in (PUBLIC, TOKEN) or route.key in POST_ONLY:
+            continue
+        if route.admin_model and route.admin_page not in ("changelist", *OBJECT_PAGES):
+            continue  # the add page names nothing and lists nothing
+        url = sample(route, world)
+        for role in sorted(set(nobody) & who):
+            client = client_for(nobody[role])
+            if names_an_object(route):
+                status = request(client, route, url, follow=True).status_code
+                if status not in (403, 404):
+                    wrong.append((route.key, role, status))
+                continue
+            response = request(client, route, url, follow=True)
+            if response.status_code != 200:
+                continue  # refused, or a page that lists nothing (a blank spreadsheet)
+            if route.admin_page == "changelist":
+                lists += 1
+                if response.context["cl"].result_count != 0:
+                    wrong.append((route.key, role, "rows listed"))
+            shown = [name for name in OUR_NAMES if name in _text(response)]
+            if shown:
+                wrong.append((route.key, role, shown))
+    assert lists > 40
+    assert not wrong, "users without a unit reaching our objects: " + repr(wrong)
 
 
 def test_api_clients_of_another_province_are_refused_and_logged(world, caplog):

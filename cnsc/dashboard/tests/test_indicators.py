@@ -193,3 +193,46 @@ def test_recompute_twice_gives_the_same_figures(built):
 def test_each_figure_says_when_it_was_computed(built):
     times = set(IndicatorValue.objects.values_list("computed_at", flat=True))
     assert len(times) == 1
+
+
+# Days and ISO weeks, computed as on 31 January 2026 with 60 days kept (so every day from 2
+# December 2025 has its figures). Worked out from world.py before computing, like the above.
+EXPECTED_DAYS_AND_WEEKS: dict[tuple[str, str, str], tuple[int, int | None]] = {
+    # v2 on 20/12; v7 at 23:30 on 31/12 and v8 at 00:30 on 1/1, each on its own local day.
+    (ind.VISITS, H, "20251220"): (1, None),
+    (ind.VISITS, H, "20251231"): (1, None),
+    (ind.VISITS, H, "20260101"): (1, None),
+    # ISO week 1 of 2026 runs from Monday 29/12/2025 to Sunday 4/1/2026: v7 and v8.
+    (ind.VISITS, H, "2026W1"): (2, None),
+    (ind.VISITS, P, "2026W1"): (2, None),
+    (ind.VISITS, "F718", "2026W1"): (2, None),
+    (ind.VISITS, H, "2025W51"): (1, None),  # 15-21/12: v2
+    (ind.SIGNATURES_ISSUED, H, "2025W51"): (1, None),  # r1 on 20/12
+    # r4 had level 2 until 14/12 and went back to level 1 on 15/12; r1 has had it since 3/12.
+    # Aged 14+ in 2025: r1, r3, r4, r5.
+    (ind.VNEID_LEVEL2, H, "20251214"): (2, 4),
+    (ind.VNEID_LEVEL2, H, "20251215"): (1, 4),
+    # At the end of 2026W1 (4/1/2026): r1 and r2 (14 in 2026) of r1, r2, r3, r4, r5; r7 is
+    # not listed until 10/1.
+    (ind.VNEID_LEVEL2, H, "2026W1"): (2, 5),
+    # Listed by 28/12 (end of 2025W52): hh1-hh4; visited: hh1, hh2, hh4. hh3 on 1/1.
+    (ind.HOUSEHOLDS_VISITED, H, "2025W52"): (3, 4),
+    (ind.HOUSEHOLDS_VISITED, H, "20260101"): (4, 4),
+    # m1 visited in 2026W1; m1, m3 and m4 were in a team on 4/1 (m2 left on 15/12).
+    (ind.ACTIVE_MEMBERS, H, "2026W1"): (1, 3),
+}
+
+
+def test_figures_of_days_and_iso_weeks(db, settings):
+    import datetime as dt
+
+    settings.INDICATORS_DAYS = 60
+    world.build()
+    indicators_recompute(now=dt.datetime(2026, 1, 31, 12, tzinfo=world.TZ))
+    for (indicator, code, period), expected in EXPECTED_DAYS_AND_WEEKS.items():
+        row = figure(code, indicator, period)
+        assert row is not None, (indicator, code, period)
+        assert (row.numerator, row.denominator) == expected, (indicator, code, period)
+    week = IndicatorValue.objects.filter(period="2026W1").first()
+    assert week is not None
+    assert (week.period_type, str(week.period_start)) == ("week", "2025-12-29")

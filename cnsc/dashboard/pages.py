@@ -271,7 +271,9 @@ def build_table(
         # A province page lists every commune that has figures, and names the rest.
         present = sel.units_with_figures(row_type, [m.id for m in members], period)
         with_figures = [m for m in members if m.id in present]
-        without = [m for m in members if m.id not in present]
+        without = sorted(
+            (m for m in members if m.id not in present), key=lambda m: sel.natural(m.name)
+        )
     rows = sel.sort_rows(sel.table_rows(with_figures, period), sort, descending)
     return Table(
         key=key,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -298,7 +299,7 @@ def hamlets_without_team(
         unit_id__in=hamlets.values("id"),
     ).values_list("unit_id", flat=True)
     refs = refs_by_id(UnitType.HAMLET, list(ids))
-    return sorted(refs.values(), key=lambda r: (r.context, natural(r.name)))
+    return sorted(refs.values(), key=lambda r: (natural(r.context), natural(r.name)))
 
 
 def default_period(today: dt.date | None = None) -> Period:
@@ -319,16 +320,42 @@ def table_rows(refs: Sequence[UnitRef], period: Period) -> list[Row]:
     return [Row(ref, figures[ref.id]) for ref in refs]
 
 
+# The Vietnamese alphabet (with f, j, w, z where the Latin one has them): ă and â after a, đ
+# after d, ê after e, ô and ơ after o, ư after u. Tones count only between otherwise equal words,
+# in the dictionary's order: none, grave, acute, hook, tilde, dot below.
+_LETTERS = {ch: 1000 + i for i, ch in enumerate("aăâbcdđeêfghijklmnoôơpqrstuưvwxyz")}
+_VOWEL_MARKS = frozenset("\u0306\u0302\u031b")  # breve, circumflex, horn
+_TONES = {"\u0300": 1, "\u0301": 2, "\u0309": 3, "\u0303": 4, "\u0323": 5}
+
+
+def _collate(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    letters: list[int] = []
+    tones: list[int] = []
+    for ch in unicodedata.normalize("NFC", text.lower()):
+        decomposed = unicodedata.normalize("NFD", ch)
+        base, marks = decomposed[0], decomposed[1:]
+        letter = unicodedata.normalize("NFC", base + "".join(m for m in marks if m in _VOWEL_MARKS))
+        letters.append(_LETTERS.get(letter, ord(ch) if ord(ch) < 1000 else 2000 + ord(ch)))
+        tones.append(max((_TONES.get(m, 0) for m in marks), default=0))
+    return tuple(letters), tuple(tones)
+
+
 def natural(text: str) -> tuple[Any, ...]:
-    """ "Khu phố 2" before "Khu phố 10"."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+    """In Vietnamese alphabetical order ("Phường Bến Cát" before "Phường Bình Hòa", "Phường Dĩ
+    An" before "Phường Đông Hòa", "Phường Tân Hiệp" before "Phường Thủ Dầu Một"), numbers by
+    their value ("Khu phố 2" before "Khu phố 10")."""
+    return tuple(
+        int(part) if part.isdigit() else _collate(part) for part in re.split(r"(\d+)", text)
+    )
 
 
 def sort_rows(rows: list[Row], key: str, descending: bool) -> list[Row]:
     """By an indicator's value (units without one last, whichever the direction), or by name.
     Members and teams sort by their count."""
     if key == "name":
-        return sorted(rows, key=lambda r: (r.ref.context, natural(r.ref.name)), reverse=descending)
+        return sorted(
+            rows, key=lambda r: (natural(r.ref.context), natural(r.ref.name)), reverse=descending
+        )
 
     def value(row: Row) -> float | None:
         figure = row.figures.get(key)

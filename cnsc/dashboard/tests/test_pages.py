@@ -64,6 +64,8 @@ def test_hamlets_without_an_active_team_are_listed(built, province_staff):
     assert [h.name for h, _url in december.hamlets_without_team] == ["Khu phố 9"]
     november = client.get(HOME + "?period=202511").context["page"]
     assert [h.name for h, _url in november.hamlets_without_team] == ["Khu phố 2"]
+    # The commune page's table of hamlets is titled as a list, not as a count.
+    assert "<h2>Thôn, ấp, khu phố <span" in client.get(HOME).content.decode()
 
 
 def test_each_figure_says_when_it_was_computed(built, province_staff):
@@ -197,3 +199,42 @@ def test_the_monthly_report_is_a_vietnamese_pdf(built, province_staff):
 def test_the_monthly_report_is_for_a_month(built, province_staff):
     response = client_for(province_staff).get(HOME + "report.pdf", {"period": "2025"})
     assert response.status_code == 400
+
+
+def test_names_sort_in_vietnamese_alphabetical_order():
+    from cnsc.dashboard.selectors import natural
+
+    names = [
+        "Phường Thuận An",
+        "Xã An Long",
+        "Phường Tân Hiệp",
+        "Phường Đông Hòa",
+        "Phường Thủ Dầu Một",
+        "Phường Bình Hòa",
+        "Phường Thới Hòa",
+        "Phường Dĩ An",
+        "Phường Bến Cát",
+        "Phường Tây Nam",
+    ]
+    assert sorted(names, key=natural) == [
+        "Phường Bến Cát",  # e before i
+        "Phường Bình Hòa",
+        "Phường Dĩ An",
+        "Phường Đông Hòa",  # đ after d
+        "Phường Tân Hiệp",  # t before th
+        "Phường Tây Nam",
+        "Phường Thới Hòa",  # ơ before u
+        "Phường Thủ Dầu Một",  # "thủ" before "thuận": a shorter word first
+        "Phường Thuận An",
+        "Xã An Long",
+    ]
+    assert sorted(["Khu phố 10", "Ấp 2", "Khu phố 2", "Ấp An Hòa"], key=natural) == [
+        "Ấp 2",
+        "Ấp An Hòa",
+        "Khu phố 2",
+        "Khu phố 10",
+    ]
+    # Tones only tell apart words that are otherwise the same.
+    assert sorted(["Mỹ", "Mý", "My", "Mỵ", "Mỳ", "Mỷ"], key=natural) == [
+        "My", "Mỳ", "Mý", "Mỷ", "Mỹ", "Mỵ",
+    ]  # fmt: skip

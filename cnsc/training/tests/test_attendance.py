@@ -7,6 +7,7 @@ import datetime as dt
 import time
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -286,3 +287,26 @@ def test_the_form_needs_consent_and_a_real_year(client, session):
     assert bad_year.status_code == 400
     assert not Attendance.objects.exists()
     assert not ResidentAttendee.objects.exists()
+
+
+def test_a_resident_is_told_why_in_vietnamese(client, course, home_commune, monkeypatch):
+    session = make_session(course, home_commune, capacity=1)
+    code = attendance_code(session=session)
+    form = {"who": "resident", "full_name": "Lê Văn Tám", "birth_year": "1958", "consent": "on"}
+    assert client.post(attend_url(code), form, HTTP_ACCEPT_LANGUAGE="vi").status_code == 200
+
+    again = client.post(attend_url(code), form, HTTP_ACCEPT_LANGUAGE="vi")
+    assert "Lê Văn Tám đã được điểm danh có mặt tại buổi tập huấn này." in again.content.decode()
+    full = client.post(
+        attend_url(code), {**form, "full_name": "Trần Văn Hai"}, HTTP_ACCEPT_LANGUAGE="vi"
+    )
+    assert "Buổi tập huấn đã đủ người" in full.content.decode()
+
+    drawn = time.time() - (settings.ATTENDANCE_CODE_MINUTES + 1) * 60
+    monkeypatch.setattr("django.core.signing.time.time", lambda: drawn)
+    stale = attendance_code(session=session)
+    monkeypatch.undo()
+    expired = client.get(attend_url(stale), HTTP_ACCEPT_LANGUAGE="vi")
+    assert expired.status_code == 410
+    assert "Mã điểm danh đã hết hạn" in expired.content.decode()
+    assert session.attendances.count() == 1

@@ -9,6 +9,7 @@ import unicodedata
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
@@ -323,6 +324,21 @@ def test_text_the_typeface_cannot_print_is_refused(home_province, text, shown):
         pdf=pdf_upload(),
     )
     assert Handbook.objects.count() == 2
+
+
+def test_a_picture_too_large_or_not_jpeg_or_png_is_refused(home_commune, settings):
+    handbook = handbook_create(
+        unit=home_commune, title="Ảnh", topic=Topic.VNEID, audience=Audience.RESIDENTS
+    )
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buffer, "GIF")
+    gif = SimpleUploadedFile("anh.png", buffer.getvalue())
+    with pytest.raises(ValidationError, match="Pictures must be JPEG or PNG"):
+        handbook_block_add(handbook=handbook, kind=BlockKind.IMAGE, image=gif)
+    settings.HANDBOOK_IMAGE_MAX_BYTES = 1000
+    with pytest.raises(ValidationError, match="the largest accepted is 1000"):
+        handbook_block_add(handbook=handbook, kind=BlockKind.IMAGE, image=png_upload())
+    assert not HandbookBlock.objects.exists()
 
 
 def test_a_written_handbook_does_not_take_an_uploaded_pdf(home_commune):

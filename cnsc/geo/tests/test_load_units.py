@@ -3,11 +3,14 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import unicodedata
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
 from cnsc.geo.models import AdminUnit, Hierarchy, Level, UnitKind, UnitMapping
 from cnsc.geo.services import units_load
@@ -94,8 +97,19 @@ def test_names_are_nfc_and_searchable_without_diacritics():
 
 def test_a_second_load_writes_nothing():
     before = (AdminUnit.objects.count(), UnitMapping.objects.count())
-    result = units_load(source=read_source())
-    assert not result.changed
+    out = StringIO()
+    with CaptureQueriesContext(connection) as queries:
+        call_command("load_units", stdout=out)
+    # Only reads (and the savepoint of the command's transaction) reach the database.
+    writes = [
+        q["sql"][:120]
+        for q in queries.captured_queries
+        if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert writes == []
+    assert "units: 0 created, 0 updated; mappings: 0 created, 0 updated, 0 removed" in (
+        out.getvalue()
+    )
     assert (AdminUnit.objects.count(), UnitMapping.objects.count()) == before
 
 
@@ -125,12 +139,18 @@ def test_a_unit_file_that_changed_shape_is_refused_and_changes_nothing(tmp_path)
     assert AdminUnit.objects.count() == before
 
 
-def test_a_malformed_row_is_named(tmp_path):
+def test_a_malformed_row_is_named_and_changes_nothing(tmp_path):
     db, converter = _copy_source(tmp_path)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE admin_units SET wardCode = '2574' WHERE wardCode = '25747'")
+        conn.execute("UPDATE admin_units SET ward = 'Phường Đổi Tên' WHERE wardCode = '25750'")
     with pytest.raises(UnitSourceError, match=r"admin_units row \d+: code '2574' is not 5 digits"):
         read_source(db, converter)
+    with pytest.raises(CommandError, match=r"nothing changed: admin_units row \d+: code '2574'"):
+        call_command("load_units", units_file=db, mapping_file=converter)
+    assert AdminUnit.objects.current().get(level=Level.COMMUNE, code="25750").name == (
+        "Phường Phú Lợi"
+    )
 
 
 def test_a_mapping_to_an_unknown_commune_is_refused(tmp_path):

@@ -40,6 +40,7 @@ CARD_EDGE = colors.HexColor("#C8C2B8")
 NAME_SIZE = 11.5
 # Below this a one-line name is hard to read at arm's length: it goes on two lines instead.
 NAME_MIN_SIZE = 9.5
+QR_SIZE = 23 * mm
 
 # Leaders first on the sheet, as on the roster.
 _ROLE_ORDER: dict[str, int] = {MemberRole.LEADER: 0, MemberRole.DEPUTY: 1, MemberRole.MEMBER: 2}
@@ -195,6 +196,93 @@ def _name_lines(name: str, *, max_width: float) -> list[str]:
     return [" ".join(words[:cut]), " ".join(words[cut:])]
 
 
+# The team, place and commune rows under the role. A value that would need a size smaller than
+# VALUE_MIN_SIZE on one line goes on two; a value that cannot fit even so is cut with "…" (the
+# verify page shows it whole). No line is ever set below VALUE_FLOOR, none runs into the QR code.
+VALUE_SIZE = 7
+VALUE_MIN_SIZE = 6
+VALUE_FLOOR = 5.5
+ROW_PITCH = 3.6 * mm
+WRAP_PITCH = 2.7 * mm
+# Above the footer's rule (6.4 mm) with room for descenders.
+LOWEST_DETAIL_BASELINE = 8.6 * mm
+ELLIPSIS = "…"
+
+
+def _cut_to_width(text: str, *, width: float, size: float) -> str:
+    """``text`` as set in the value font at ``size``, cut after a whole word (or, for one long
+    word, a letter) with an ellipsis so that it fits ``width``."""
+    font = pdf.FONT_SEMIBOLD
+    if pdf.text_width(text, font=font, size=size) <= width:
+        return text
+    words = text.split(" ")
+    while len(words) > 1:
+        words.pop()
+        cut = " ".join(words).rstrip(" ,–-·") + ELLIPSIS
+        if pdf.text_width(cut, font=font, size=size) <= width:
+            return cut
+    cut = text
+    while len(cut) > 1 and pdf.text_width(cut + ELLIPSIS, font=font, size=size) > width:
+        cut = cut[:-1]
+    return cut + ELLIPSIS
+
+
+def _one_line(text: str, *, width: float) -> tuple[list[str], float]:
+    size = pdf.fit_font_size(
+        text, font=pdf.FONT_SEMIBOLD, size=VALUE_SIZE, max_width=width, min_size=VALUE_FLOOR
+    )
+    return [_cut_to_width(text, width=width, size=size)], size
+
+
+def _two_lines(text: str, *, width: float) -> tuple[list[str], float]:
+    words = text.split(" ")
+
+    def longer_half(cut: int) -> float:
+        return max(
+            pdf.text_width(" ".join(part), font=pdf.FONT_SEMIBOLD, size=VALUE_SIZE)
+            for part in (words[:cut], words[cut:])
+        )
+
+    cut = min(range(1, len(words)), key=longer_half)
+    halves = [" ".join(words[:cut]), " ".join(words[cut:])]
+    size = min(
+        pdf.fit_font_size(
+            half, font=pdf.FONT_SEMIBOLD, size=VALUE_SIZE, max_width=width, min_size=VALUE_FLOOR
+        )
+        for half in halves
+    )
+    return [_cut_to_width(half, width=width, size=size) for half in halves], size
+
+
+def _detail_layout(
+    values: Sequence[str], *, width: float, first_baseline: float, lowest_baseline: float
+) -> list[tuple[float, list[str], float]]:
+    """For each value: its first baseline, its lines and their size. Values that need two lines
+    get them from the first down, as long as the last row stays above ``lowest_baseline``."""
+    values = [nfc(value) for value in values]
+    wants_two = [
+        len(value.split(" ")) > 1
+        and pdf.fit_font_size(
+            value, font=pdf.FONT_SEMIBOLD, size=VALUE_SIZE, max_width=width, min_size=0.1
+        )
+        < VALUE_MIN_SIZE
+        for value in values
+    ]
+    spare = first_baseline - (len(values) - 1) * ROW_PITCH - lowest_baseline
+    wrap_left = max(0, int(spare // WRAP_PITCH))
+    layout: list[tuple[float, list[str], float]] = []
+    baseline = first_baseline
+    for value, two in zip(values, wants_two, strict=True):
+        if two and wrap_left > 0:
+            lines, size = _two_lines(value, width=width)
+            wrap_left -= 1
+        else:
+            lines, size = _one_line(value, width=width)
+        layout.append((baseline, lines, size))
+        baseline -= ROW_PITCH + (len(lines) - 1) * WRAP_PITCH
+    return layout
+
+
 def draw_badge(canvas: Canvas, x: float, y: float, badge: Badge) -> None:
     """One card with its lower-left corner at (x, y)."""
     membership, credential = badge.membership, badge.credential
@@ -241,7 +329,7 @@ def draw_badge(canvas: Canvas, x: float, y: float, badge: Badge) -> None:
     )
 
     # QR code on the right, with what it is for underneath.
-    qr = 23 * mm
+    qr = QR_SIZE
     qr_x = x + w - pad - qr + 1.6 * mm  # the quiet zone may reach into the padding
     qr_y = y + 8.6 * mm
     pdf.draw_qr(canvas, verify_url(credential.code), qr_x, qr_y, qr)
@@ -298,18 +386,25 @@ def draw_badge(canvas: Canvas, x: float, y: float, badge: Badge) -> None:
     )
     value_x = left + label_width + 1.8 * mm
     row_y = top - 14.6 * mm - shift
-    for label, value in rows:
-        pdf.draw_text(canvas, left, row_y, label, size=5.5, color=pdf.MUTED, max_width=label_width)
+    layout = _detail_layout(
+        [value for _label, value in rows],
+        width=left + text_width - value_x,
+        first_baseline=row_y,
+        lowest_baseline=y + LOWEST_DETAIL_BASELINE,
+    )
+    for (label, _value), (baseline, lines, size) in zip(rows, layout, strict=True):
         pdf.draw_text(
-            canvas,
-            value_x,
-            row_y,
-            value,
-            font=pdf.FONT_SEMIBOLD,
-            size=7,
-            max_width=left + text_width - value_x,
+            canvas, left, baseline, label, size=5.5, color=pdf.MUTED, max_width=label_width
         )
-        row_y -= 3.6 * mm
+        for number, line in enumerate(lines):
+            pdf.draw_text(
+                canvas,
+                value_x,
+                baseline - number * WRAP_PITCH,
+                line,
+                font=pdf.FONT_SEMIBOLD,
+                size=size,
+            )
 
     # Footer: validity and the code a resident can type if the QR code will not scan.
     canvas.setStrokeColor(CARD_EDGE)

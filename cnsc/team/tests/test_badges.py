@@ -16,14 +16,18 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone, translation
 from PIL import Image
+from reportlab.lib.units import mm
 
 from cnsc.access.roles import Role
+from cnsc.core import pdf
 from cnsc.core.models import Credential, CredentialKind, format_code
 from cnsc.core.services import verify_url
 from cnsc.core.testing import make_user
-from cnsc.core.testing_pdf import pdf_pages, pdf_qr_codes, pdf_text
+from cnsc.core.testing_pdf import TextRun, pdf_pages, pdf_qr_codes, pdf_text, pdf_text_runs
 from cnsc.team.badge_views import download_member_badges, download_team_badges
 from cnsc.team.badges import (
+    CARD_HEIGHT,
+    QR_SIZE,
     badge_cards_pdf,
     badge_ensure,
     badge_issue,
@@ -32,8 +36,8 @@ from cnsc.team.badges import (
     default_valid_until,
     team_badges_ensure,
 )
-from cnsc.team.models import Member, MemberRole, Team, TeamStatus
-from cnsc.team.services import member_update, membership_end
+from cnsc.team.models import Member, MemberRole, Team, TeamKind, TeamStatus
+from cnsc.team.services import member_update, membership_end, team_create
 from cnsc.team.tests.factories import enrol, make_member, make_team
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +188,73 @@ def test_the_card_carries_every_fact_in_vietnamese_letters_intact(leader):
         assert expected in text
     for personal in ("912", "345 678", "1979"):
         assert personal not in text
+
+
+def test_the_card_printed_in_vietnamese_reads_back_letter_for_letter(leader):
+    badge = badge_ensure(member=leader)
+    with translation.override("vi"):
+        content = badge_cards_pdf([badge], title="Thẻ thành viên")
+        expected = {
+            translation.gettext("Community digital technology team").upper(),
+            translation.gettext("Member badge").upper(),
+            translation.gettext("Leader"),
+            translation.gettext("Area"),
+            translation.gettext("Commune/ward"),
+            translation.gettext("Scan to check"),
+            f"{translation.gettext('Valid until')}: {badge.credential.valid_until:%d/%m/%Y}",
+            f"{translation.gettext('Code')}: {format_code(badge.credential.code)}",
+        }
+    with translation.override("en"):
+        english = {translation.gettext("Leader"), translation.gettext("Scan to check")}
+    text = pdf_text(content)[0]
+    # The labels are the Vietnamese ones, not the English source, and come back intact.
+    assert not english & set(text.splitlines())
+    for line in expected | {"Nguyễn Thị Ánh Tuyết", "Tổ CNSC Khu phố 1", "Phường Thủ Dầu Một"}:
+        assert line in text
+
+
+LONG_TEAM = "Tổ CNSC Trung tâm Viễn thông Thủ Dầu Một – VNPT Thành phố Hồ Chí Minh"
+LONG_ORGANISATION = "Trung tâm Viễn thông Thủ Dầu Một thuộc VNPT Thành phố Hồ Chí Minh"
+_FONTS = {"BeVietnamPro-Regular": pdf.FONT}
+
+
+def _right_edge(run: TextRun) -> float:
+    return run.x + pdf.text_width(run.text, font=_FONTS.get(run.font, run.font), size=run.size)
+
+
+@pytest.mark.parametrize(
+    ("holder", "whole"),
+    [("Lê Văn Cường", True), ("Tôn Thất Nguyễn Hoàng Bảo Khánh Ngọc Anh", False)],
+)
+def test_long_team_and_organisation_names_stay_clear_of_the_qr_code(hamlet, holder, whole):
+    team = team_create(
+        commune=hamlet.commune,
+        kind=TeamKind.ORGANISATION,
+        name=LONG_TEAM,
+        organisation_name=LONG_ORGANISATION,
+        code="VNPT",
+    )
+    member = enrol(team, full_name=holder).member
+    runs = pdf_text_runs(english_pdf(badge_cards_pdf, [badge_ensure(member=member)], title="Thẻ"))
+    caption = next(r for r in runs if r.text == "Scan to check")
+    qr_left = (caption.x + _right_edge(caption)) / 2 - QR_SIZE / 2
+    footer = next(r for r in runs if r.text.startswith("Valid until"))
+    body = [r for r in runs if footer.y < r.y < CARD_HEIGHT - 12.5 * mm and r is not caption]
+    assert len(body) >= 8
+    for run in body:
+        assert _right_edge(run) <= qr_left, run
+        assert run.size >= 5.5, run
+        assert run.y - footer.y >= 5 * mm, run  # clear of the footer's rule
+    values = " ".join(r.text for r in body)
+    if whole:
+        # With a one-line name there is room for both on two lines each, word for word.
+        assert LONG_TEAM in values
+        assert LONG_ORGANISATION in values
+    else:
+        # Under a two-line name they are cut, visibly, after a whole word.
+        assert "Tổ CNSC Trung tâm Viễn thông" in values
+        assert values.count("…") == 2
+    assert "Phường Thủ Dầu Một" in values
 
 
 def test_the_card_is_bank_card_size(leader):

@@ -55,19 +55,21 @@ def test_healthz_answers_503_when_the_database_is_down(tmp_path):
     [
         ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL must point at PostgreSQL or SQLite"),
         ({"DATABASE_URL": "not a url at all"}, "DATABASE_URL"),
-        ({"CNSC_ENV": "production", "DATABASE_URL": "sqlite:///x.db"}, "SECRET_KEY must be set"),
+        ({"CNSC_ENV": "production"}, "SECRET_KEY must be set"),
         ({"CNSC_ENV": "staging"}, "CNSC_ENV must be development, production or test"),
         ({"DEBUG": "maybe"}, "DEBUG must be true or false"),
         ({"SESSION_COOKIE_AGE": "8h"}, "SESSION_COOKIE_AGE must be a whole number"),
     ],
 )
 def test_a_bad_setting_stops_the_start_with_a_line_naming_it(tmp_path, env, message):
+    database = tmp_path / "db.sqlite3"
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=ROOT,
         env={
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DEBUG")},
             "CNSC_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{database}",
             **env,
         },
         capture_output=True,
@@ -76,9 +78,11 @@ def test_a_bad_setting_stops_the_start_with_a_line_naming_it(tmp_path, env, mess
         check=False,
     )
     assert result.returncode != 0
-    last_line = result.stderr.strip().splitlines()[-1]
-    assert "ImproperlyConfigured" in last_line
-    assert message in last_line
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith("ImproperlyConfigured: ")
+    assert message in line
+    assert not database.exists()  # nothing was migrated
 
 
 @pytest.mark.django_db

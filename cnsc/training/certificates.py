@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 from xml.sax.saxutils import escape
 
 from django.core.exceptions import ValidationError
@@ -23,7 +24,6 @@ from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
@@ -35,6 +35,9 @@ from cnsc.core.text import nfc, search_key
 from cnsc.training.models import Attendance, TrainingSession
 
 PAGE = landscape(A4)
+# The baseline of "<place>, <date>" above the issuer's signature, and the top of its letters.
+ISSUED_BASELINE = 54 * mm
+ISSUED_TOP = ISSUED_BASELINE + 3 * mm
 GOLD = colors.HexColor("#C9A227")
 # The heading every Vietnamese state document carries (Decree 30/2020/NĐ-CP); it is the same
 # in every language the page could be printed in, so it is not translated.
@@ -171,14 +174,38 @@ def balanced_lines(text: str, *, font: str, size: float, width: float) -> str:
     return " ".join(words[:cut]) + "\n" + " ".join(words[cut:])
 
 
-def _centred_block(
-    canvas: Canvas, text: str, *, x: float, top: float, width: float, style: ParagraphStyle
-) -> float:
-    """Typed text centred on x, its top at ``top``, line breaks kept; returns its height."""
-    para = Paragraph("<br/>".join(escape(nfc(line)) for line in text.split("\n")), style)
-    _w, height = para.wrap(width, PAGE[1])
-    para.drawOn(canvas, x - width / 2, top - height)
-    return float(height)
+def _fitted(
+    text: str,
+    *,
+    size: float,
+    min_size: float,
+    leading: float,
+    width: float,
+    height: float,
+    bold: bool = False,
+    color: Any = pdf.INK,
+) -> Paragraph:
+    """``text`` as a centred paragraph ``width`` wide, at the largest size from ``size`` down to
+    ``min_size`` (by half points) at which it takes no more than ``height``; ``leading`` is
+    the line height as a multiple of the size. A title that would need one more line is cut
+    into balanced lines first."""
+    current = size
+    while True:
+        style = pdf.paragraph_style(
+            "cert-fitted",
+            size=current,
+            leading=round(current * leading, 1),
+            bold=bold,
+            color=color,
+            alignment=TA_CENTER,
+        )
+        font = pdf.FONT_BOLD if bold else pdf.FONT
+        lines = balanced_lines(text, font=font, size=current, width=width).split("\n")
+        para = Paragraph("<br/>".join(escape(nfc(line)) for line in lines), style)
+        _w, used = para.wrap(width, PAGE[1])
+        if used <= height or current <= min_size:
+            return para
+        current -= 0.5
 
 
 def _underline(canvas: Canvas, x: float, y: float, width: float) -> None:
@@ -298,28 +325,30 @@ def draw_certificate(canvas: Canvas, attendance: Attendance) -> None:
         color=pdf.MUTED,
         align="centre",
     )
-    course_style = pdf.paragraph_style(
-        "cert-course", size=17, leading=21, bold=True, alignment=TA_CENTER
-    )
-    used = _centred_block(
-        canvas,
-        balanced_lines(credential.title, font=pdf.FONT_BOLD, size=17, width=200 * mm),
-        x=centre,
-        top=h - 118 * mm,
-        width=200 * mm,
-        style=course_style,
-    )
+    # The course and where it was held fill the space down to the place and date of issue,
+    # smaller type when they are long (titles and places run to 200 characters).
     held = _("Held on %(date)s at %(place)s · %(hours)s hours") % {
         "date": date_format(timezone.localtime(session.starts_at), "d/m/Y"),
         "place": session.place,
         "hours": _hours(session.course.hours),
     }
-    details_style = pdf.paragraph_style(
-        "cert-details", size=10.5, leading=13.5, color=pdf.MUTED, alignment=TA_CENTER
+    top, floor, gap, width = h - 118 * mm, ISSUED_TOP + 3 * mm, 3.5 * mm, 200 * mm
+    details = _fitted(
+        held, size=10.5, min_size=8, leading=1.3, width=width, height=28, color=pdf.MUTED
     )
-    _centred_block(
-        canvas, held, x=centre, top=h - 121.5 * mm - used, width=200 * mm, style=details_style
+    _w, details_height = details.wrap(width, h)
+    course = _fitted(
+        credential.title,
+        size=17,
+        min_size=11,
+        leading=1.24,
+        width=width,
+        height=top - floor - gap - details_height,
+        bold=True,
     )
+    _w, course_height = course.wrap(width, h)
+    course.drawOn(canvas, centre - width / 2, top - course_height)
+    details.drawOn(canvas, centre - width / 2, top - course_height - gap - details_height)
 
     # Where and when it was issued, and room for the signature and seal.
     issued = credential.issued_on
@@ -332,7 +361,7 @@ def draw_certificate(canvas: Canvas, attendance: Attendance) -> None:
     pdf.draw_text(
         canvas,
         right_x,
-        54 * mm,
+        ISSUED_BASELINE,
         place_date,
         font=pdf.FONT_ITALIC,
         size=11,

@@ -143,6 +143,50 @@ def test_the_certificate_pdf_is_landscape_a4_in_vietnamese_with_a_working_qr_cod
     assert pdf_title(content) == "Giấy chứng nhận"
 
 
+def baselines(content: bytes) -> list[tuple[float, str]]:
+    """Each piece of text on the first page, in drawing order, with the height of its baseline
+    above the bottom of the page in points."""
+    found: list[tuple[float, str]] = []
+
+    def visit(text, cm, tm, _font, _size):
+        if text.strip():
+            found.append((tm[4] * cm[1] + tm[5] * cm[3] + cm[5], text.strip()))
+
+    PdfReader(io.BytesIO(content)).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+def test_the_longest_course_title_and_place_stay_clear_of_the_signature(home_commune):
+    title = (
+        "Bồi dưỡng kỹ năng hỗ trợ người dân sử dụng dịch vụ công trực tuyến toàn trình, thanh "
+        "toán không dùng tiền mặt, chữ ký số từ xa và phòng chống lừa đảo trên không gian mạng "
+        "cho thành viên Tổ công nghệ"
+    )
+    assert len(title) == 198  # titles run to 200 characters
+    place = (
+        "Hội trường Trung tâm Văn hóa - Thể thao và Truyền thanh phường Thủ Dầu Một, số 1 đường "
+        "Cách Mạng Tháng Tám, khu phố 1, tầng 3, phòng họp lớn"
+    )
+    session = make_session(make_score_course(home_commune, title=title), home_commune, place=place)
+    credential = certificate_issue(attendance=passed(session, "Công Tôn Nữ Thị Hoàng Phương Thảo"))
+    content = certificates_pdf(session_certificates(session), title="Giấy chứng nhận")
+
+    text = " ".join(pdf_text(content)[0].split())
+    assert title in text
+    assert place in text
+    pieces = baselines(content)
+    texts = [piece for _y, piece in pieces]
+    completed = texts.index("đã hoàn thành khóa tập huấn")
+    issued = next(
+        i for i, piece in enumerate(texts) if piece.endswith(f"năm {credential.issued_on.year}")
+    )
+    issued_at = pieces[issued][0]
+    course_and_place = pieces[completed + 1 : issued]
+    assert len(course_and_place) >= 2
+    # The lowest of those lines sits at least a line (11 pt) above "<place>, ngày …".
+    assert min(y for y, _piece in course_and_place) >= issued_at + 11
+
+
 def test_a_session_issues_and_prints_certificates_for_everyone_who_passed(session):
     names = ["Lê Văn Ba", "Phạm Thị Bốn", "Đặng Văn Năm"]
     for name in names:

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -20,11 +21,47 @@ from cnsc.core.backup import Manifest, Target, backup_verify, media_fingerprints
 ROOT = Path(__file__).resolve().parents[3]
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 
+# Rows in most kinds of table and column (text with diacritics, JSON, dates, booleans, NULLs,
+# history and audit rows) and a photo in the media folder, made as the app makes them.
 SEED = """
-from cnsc.geo.models import AdminUnit, Hamlet
-commune = AdminUnit.objects.get(hierarchy="current", level="commune", code="25747")
-Hamlet.objects.create(commune=commune, name="Khu phố Sao Lưu", kind="khu_pho")
+from cnsc.access.roles import Role
+from cnsc.core.testing import make_user, unit
+from cnsc.geo.models import Hamlet
+from cnsc.outreach.tests.factories import CCCD_WOMAN_1990, done, image_bytes, make_head
+from cnsc.outreach.tests.factories import make_household, record
+from cnsc.team.models import MemberRole
+from cnsc.team.tests.factories import enrol, make_team
+commune = unit("25747")
+make_user("official", Role.COMMUNE_OFFICIAL, (commune,))
+hamlet = Hamlet.objects.create(commune=commune, name="Khu phố Sao Lưu", kind="khu_pho")
+team = make_team(hamlet, code="SL1")
+leader = enrol(team, role=MemberRole.LEADER, full_name="Trần Thị Lụa").member
+household = make_household(team, house_number="7", street="Đường Yersin")
+head = make_head(household, full_name="Nguyễn Văn Tư", cccd=CCCD_WOMAN_1990, sex="female",
+                 birth_year=1990)
+record(leader, household, [done(head)], photos=[image_bytes("JPEG")], point=(10.98, 106.65))
 """
+
+ADD_HAMLET = """
+from cnsc.geo.models import Hamlet
+old = Hamlet.objects.get()
+new = Hamlet.objects.create(commune=old.commune, name="Khu phố Mới", kind="khu_pho")
+print(Hamlet.objects.count(), new.pk > old.pk)
+"""
+
+
+def target(database_url: str) -> Target:
+    """Where a DATABASE_URL of these tests points, as the backup module names databases."""
+    url = urlparse(database_url)
+    if url.scheme == "sqlite":
+        return Target("sqlite", url.path)
+    return Target(
+        "postgresql",
+        url.path.lstrip("/"),
+        url.hostname or "",
+        str(url.port or ""),
+        url.username or "",
+    )
 
 
 def manage(*args: str, env: dict[str, str]) -> str:
@@ -91,6 +128,17 @@ def test_backup_restores_into_a_fresh_database(databases, tmp_path):
     dst = environment(target_url, restored_media, tmp_path / "var-dst")
     out = manage("restore", str(folder), env=dst)
     assert "every table and media file matches" in out
+
+    # Compared here too, source against copy, not only by the command against its manifest.
+    saved, restored = table_fingerprints(target(source_url)), table_fingerprints(target(target_url))
+    assert set(manifest["tables"]) == set(saved)
+    filled = {name for name, table in saved.items() if table["rows"]}
+    for name in ("access_user", "team_member", "outreach_resident", "outreach_visitphoto"):
+        assert name in filled
+    assert len(filled) > 25
+    assert restored == saved
+    assert media_fingerprints(restored_media) == media_fingerprints(media)
+    assert len(manifest["media"]) == 2  # the file above and the visit's photo
     assert (restored_media / "visits/2026/11/a.jpg").read_bytes() == photo.read_bytes()
     names = manage(
         "shell",
@@ -100,6 +148,10 @@ def test_backup_restores_into_a_fresh_database(databases, tmp_path):
         env=dst,
     )
     assert names.strip() == "Khu phố Sao Lưu"
+    # The restored database goes on numbering where the saved one stopped (PostgreSQL's
+    # sequences came back too): a new row is added beside the old ones.
+    added = manage("shell", "--no-imports", "-c", ADD_HAMLET, env=dst)
+    assert added.split() == ["2", "True"]
 
     # A second restore into the now-filled database is refused, and changes nothing.
     again = subprocess.run(

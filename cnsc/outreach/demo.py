@@ -412,6 +412,11 @@ def _build(wards: list[AdminUnit], rng: random.Random) -> None:
         )
         if not result.applied:
             raise RuntimeError(f"demo households of {ward.code} refused: {result.errors[:3]}")
+    # The list is as of the day before the year of visits: so are the households and residents
+    # on it, or a year of visits would reach households that the figures do not yet count.
+    listed = dt.datetime.combine(baseline_day, dt.time(8), timezone.get_current_timezone())
+    Household.objects.filter(commune__in=wards).update(created_at=listed)
+    Resident.objects.filter(household__commune__in=wards).update(created_at=listed)
     _visits(plans, population, first_day, today)
 
 

@@ -26,3 +26,9 @@ def test_the_province_page_shows_the_demo_roster_against_its_target():
     assert re.search(r'class="card-value">586\b', html)
     assert re.search(r'class="card-value">3\.329\b', html)
     assert "4.500" in html
+    # The demo's households were listed before its year of visits: half a year ago they were
+    # all on the list already, and some had been visited.
+    trend = response.context["page"].trends["households_visited"]
+    half_a_year_ago = trend[-7][1]
+    assert half_a_year_ago.denominator == figures["households_visited"].denominator
+    assert 0 < half_a_year_ago.numerator < figures["households_visited"].numerator

@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils import translation
 from django.utils.functional import Promise
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Measure(models.TextChoices):
@@ -54,9 +55,7 @@ NOT_TEAMS = ALL_UNIT_TYPES - {UnitType.TEAM}
 class Indicator:
     code: str
     name: Promise
-    name_vi: str
     short: Promise
-    short_vi: str
     numerator: Promise
     denominator: Promise | None
     measure: str
@@ -72,20 +71,22 @@ class Indicator:
         return self.label()
 
     def label(self) -> str:
-        """The name in the current language. The Vietnamese names are part of the catalogue
-        (the API serves both), so they do not wait for the translation file."""
-        return self.name_vi if _vietnamese() else str(self.name)
+        """The name in the current language."""
+        return str(self.name)
 
     def short_label(self) -> str:
-        return self.short_vi if _vietnamese() else str(self.short)
+        """The name as a table column's heading, in the current language."""
+        return str(self.short)
+
+    @property
+    def name_vi(self) -> str:
+        """The Vietnamese name whatever the current language (the API serves both)."""
+        with translation.override("vi"):
+            return str(self.name)
 
     @property
     def is_percent(self) -> bool:
         return self.measure == Measure.PERCENT
-
-
-def _vietnamese() -> bool:
-    return (get_language() or "vi").startswith("vi")
 
 
 HAMLETS_WITH_TEAM = "hamlets_with_team"
@@ -107,10 +108,8 @@ PAYMENT_MIN_AGE = 15
 CATALOGUE: tuple[Indicator, ...] = (
     Indicator(
         code=HAMLETS_WITH_TEAM,
-        name=_("Hamlets with an active team"),
-        name_vi="Thôn, khu phố có Tổ CNSC hoạt động",
-        short=_("Hamlets with a team"),
-        short_vi="Thôn có tổ",
+        name=pgettext_lazy("indicator", "Hamlets with an active team"),
+        short=pgettext_lazy("indicator column", "Hamlets with a team"),
         numerator=_("Hamlets and quarters with at least one active team"),
         denominator=_("Hamlets and quarters"),
         measure=Measure.PERCENT,
@@ -120,10 +119,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=TEAMS,
-        name=_("Teams against the target"),
-        name_vi="Số Tổ CNSC so với kế hoạch",
-        short=_("Teams"),
-        short_vi="Số tổ",
+        name=pgettext_lazy("indicator", "Teams against the target"),
+        short=pgettext_lazy("indicator column", "Teams"),
         numerator=_("Active teams"),
         denominator=_("Teams planned for the year"),
         measure=Measure.PERCENT,
@@ -134,10 +131,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=MEMBERS,
-        name=_("Members against the target"),
-        name_vi="Số thành viên so với kế hoạch",
-        short=_("Members"),
-        short_vi="Thành viên",
+        name=pgettext_lazy("indicator", "Members against the target"),
+        short=pgettext_lazy("indicator column", "Members"),
         numerator=_("Members in a team"),
         denominator=_("Members planned for the year"),
         measure=Measure.PERCENT,
@@ -147,10 +142,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=HOUSEHOLDS_VISITED,
-        name=_("Households visited at least once"),
-        name_vi="Hộ gia đình đã được đến ít nhất một lần",
-        short=_("Households visited"),
-        short_vi="Hộ đã đến",
+        name=pgettext_lazy("indicator", "Households visited at least once"),
+        short=pgettext_lazy("indicator column", "Households visited"),
         numerator=_("Households on the list visited at least once"),
         denominator=_("Households on the list"),
         measure=Measure.PERCENT,
@@ -158,10 +151,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=VNEID_LEVEL2,
-        name=_("Residents aged 14 and over with a level-2 VNeID account"),
-        name_vi="Người từ 14 tuổi có tài khoản định danh điện tử mức 2",
-        short=_("VNeID level 2"),
-        short_vi="VNeID mức 2",
+        name=pgettext_lazy("indicator", "Residents aged 14 and over with a level-2 VNeID account"),
+        short=pgettext_lazy("indicator column", "VNeID level 2"),
         numerator=_("Residents aged 14 and over with level-2 VNeID"),
         denominator=_("Residents aged 14 and over"),
         measure=Measure.PERCENT,
@@ -169,10 +160,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=PAYMENT_ACCOUNT,
-        name=_("Residents aged 15 and over with a payment account"),
-        name_vi="Người từ 15 tuổi có tài khoản thanh toán",
-        short=_("Payment account"),
-        short_vi="TK thanh toán",
+        name=pgettext_lazy("indicator", "Residents aged 15 and over with a payment account"),
+        short=pgettext_lazy("indicator column", "Payment account"),
         numerator=_("Residents aged 15 and over with a payment account or e-wallet"),
         denominator=_("Residents aged 15 and over"),
         measure=Measure.PERCENT,
@@ -180,10 +169,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=WELFARE_ACCOUNT,
-        name=_("Welfare beneficiaries paid through an account"),
-        name_vi="Đối tượng an sinh xã hội nhận chi trả qua tài khoản",
-        short=_("Welfare via account"),
-        short_vi="ASXH qua TK",
+        name=pgettext_lazy("indicator", "Welfare beneficiaries paid through an account"),
+        short=pgettext_lazy("indicator column", "Welfare via account"),
         numerator=_("Social-welfare beneficiaries paid through an account"),
         denominator=_("Social-welfare beneficiaries"),
         measure=Measure.PERCENT,
@@ -191,10 +178,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=SIGNATURES_ISSUED,
-        name=_("Digital signatures issued to residents"),
-        name_vi="Chữ ký số cấp cho người dân trong kỳ",
-        short=_("Signatures issued"),
-        short_vi="Chữ ký số",
+        name=pgettext_lazy("indicator", "Digital signatures issued to residents"),
+        short=pgettext_lazy("indicator column", "Signatures issued"),
         numerator=_("Digital signatures issued in the period"),
         denominator=None,
         measure=Measure.COUNT,
@@ -202,10 +187,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=RESIDENTS_TRAINED,
-        name=_("Residents trained"),
-        name_vi="Người dân được tập huấn trong kỳ",
-        short=_("Residents trained"),
-        short_vi="Người dân tập huấn",
+        name=pgettext_lazy("indicator", "Residents trained"),
+        short=pgettext_lazy("indicator column", "Residents trained"),
         numerator=_("Residents who passed a training session held in the period"),
         denominator=None,
         measure=Measure.COUNT,
@@ -213,10 +196,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=VISITS,
-        name=_("Household visits"),
-        name_vi="Lượt đến hộ gia đình trong kỳ",
-        short=_("Visits"),
-        short_vi="Lượt đến hộ",
+        name=pgettext_lazy("indicator", "Household visits"),
+        short=pgettext_lazy("indicator column", "Visits"),
         numerator=_("Visits recorded as made in the period"),
         denominator=None,
         measure=Measure.COUNT,
@@ -224,10 +205,8 @@ CATALOGUE: tuple[Indicator, ...] = (
     ),
     Indicator(
         code=ACTIVE_MEMBERS,
-        name=_("Members active in the period"),
-        name_vi="Thành viên hoạt động trong kỳ",
-        short=_("Active members"),
-        short_vi="TV hoạt động",
+        name=pgettext_lazy("indicator", "Members active in the period"),
+        short=pgettext_lazy("indicator column", "Active members"),
         numerator=_("Members with at least one visit in the period"),
         denominator=_("Members in a team at the end of the period"),
         measure=Measure.PERCENT,

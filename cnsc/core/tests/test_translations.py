@@ -25,11 +25,13 @@ KEYWORDS = {
 
 def _messages(source: str) -> set[str]:
     found = set()
-    for _lineno, _func, message, _comments in extract_python(
+    for _lineno, func, message, _comments in extract_python(
         io.BytesIO(source.encode("utf-8")), KEYWORDS.keys(), [], {}
     ):
         if isinstance(message, tuple):
-            found.update(m for m in message if m)
+            # pgettext's first argument is the context, not a message.
+            strings = message[1:] if func.startswith(("pgettext", "npgettext")) else message
+            found.update(m for m in strings if m)
         elif message:
             found.add(message)
     return found

@@ -236,3 +236,19 @@ def test_figures_of_days_and_iso_weeks(db, settings):
     week = IndicatorValue.objects.filter(period="2026W1").first()
     assert week is not None
     assert (week.period_type, str(week.period_start)) == ("week", "2025-12-29")
+
+
+def test_names_and_column_headings_come_in_both_languages():
+    from django.utils import translation
+
+    for indicator in ind.CATALOGUE:
+        with translation.override("en"):
+            english = (indicator.label(), indicator.short_label())
+        with translation.override("vi"):
+            vietnamese = (indicator.label(), indicator.short_label())
+        assert english[0] != vietnamese[0], indicator.code
+        assert english[1] != vietnamese[1] or english[1] == "VNeID", indicator.code
+        assert indicator.name_vi == vietnamese[0]
+    with translation.override("vi"):
+        assert ind.INDICATORS[ind.TEAMS].label() == "Số Tổ CNSC so với kế hoạch"
+        assert ind.INDICATORS[ind.RESIDENTS_TRAINED].short_label() == "Người dân tập huấn"

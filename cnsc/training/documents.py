@@ -9,6 +9,7 @@ offers a table of contents.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -46,6 +47,7 @@ MARGIN_X = 14 * mm
 MARGIN_TOP = 14 * mm
 MARGIN_BOTTOM = 16 * mm
 BAND_HEIGHT = 17 * mm
+FOOTER_SIZE = 7.5
 GOLD = colors.HexColor("#F2C94C")
 RULE = colors.HexColor("#DDD6CC")
 # A picture never takes more than about half a page, so its caption and some text fit beside.
@@ -270,9 +272,26 @@ def _story(handbook: Handbook, styles: dict[str, Any], width: float) -> list[Flo
     return story
 
 
-def _numbered_canvas(footer_left: str, page_label: str) -> type[Canvas]:
+def shortened(text: str, *, font: str, size: float, width: float) -> str:
+    """``text`` cut after a word and ended with "…" so that it fits ``width`` points; whole
+    when it fits."""
+    if pdf.text_width(text, font=font, size=size) <= width:
+        return text
+    words = nfc(text).split(" ")
+    while len(words) > 1:
+        words.pop()
+        cut = " ".join(words).rstrip(" ,;:·-–") + "…"
+        if pdf.text_width(cut, font=font, size=size) <= width:
+            return cut
+    letters = words[0]
+    while letters and pdf.text_width(letters + "…", font=font, size=size) > width:
+        letters = letters[:-1]
+    return letters + "…"
+
+
+def _numbered_canvas(footer_left: Callable[[float], str], page_label: str) -> type[Canvas]:
     """A canvas that knows the page count when it draws each footer (pages are held until the
-    document is complete, then drawn)."""
+    document is complete, then drawn). ``footer_left(width)``: the footer's text for a width."""
 
     class NumberedCanvas(Canvas):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -301,18 +320,25 @@ def _numbered_canvas(footer_left: str, page_label: str) -> type[Canvas]:
             self.line(MARGIN_X, y + 4 * mm, page_w - MARGIN_X, y + 4 * mm)
             self.restoreState()
             label = page_label % {"page": self._pageNumber, "pages": total}
-            label_width = pdf.text_width(label, font=pdf.FONT, size=7.5)
+            label_width = pdf.text_width(label, font=pdf.FONT, size=FOOTER_SIZE)
+            room = page_w - 2 * MARGIN_X - label_width - 6 * mm
             pdf.draw_text(
                 self,
                 MARGIN_X,
                 y,
-                footer_left,
-                size=7.5,
+                footer_left(room),
+                size=FOOTER_SIZE,
                 color=pdf.MUTED,
-                max_width=page_w - 2 * MARGIN_X - label_width - 6 * mm,
+                max_width=room,
             )
             pdf.draw_text(
-                self, page_w - MARGIN_X, y, label, size=7.5, color=pdf.MUTED, align="right"
+                self,
+                page_w - MARGIN_X,
+                y,
+                label,
+                size=FOOTER_SIZE,
+                color=pdf.MUTED,
+                align="right",
             )
 
     return NumberedCanvas
@@ -362,11 +388,19 @@ def render_handbook(handbook: Handbook) -> RenderedPdf:
         province = unit.province
         issuer = unit.name if province is None else f"{unit.name} · {province.name}"
         when = handbook.published_at or timezone.now()
-        footer_left = _("%(title)s · version %(version)d · %(date)s") % {
-            "title": nfc(handbook.title),
+        footer_template = _("%(title)s · version %(version)d · %(date)s")
+        footer_values = {
             "version": handbook.version,
             "date": date_format(timezone.localtime(when), "d/m/Y"),
         }
+
+        def footer_left(width: float) -> str:
+            # A long title is cut short: the version and date always show, at a readable size.
+            rest = footer_template % {**footer_values, "title": ""}
+            room = width - pdf.text_width(rest, font=pdf.FONT, size=FOOTER_SIZE)
+            title = shortened(nfc(handbook.title), font=pdf.FONT, size=FOOTER_SIZE, width=room)
+            return footer_template % {**footer_values, "title": title}
+
         page_label = _("Page %(page)d of %(pages)d")
         buffer = io.BytesIO()
         doc = SimpleDocTemplate(

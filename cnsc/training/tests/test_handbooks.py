@@ -125,6 +125,35 @@ def test_a_long_handbook_numbers_its_pages(home_province):
     assert "Cẩm nang dài · version 1" in pages[1]
 
 
+def test_a_long_title_is_cut_short_in_the_footer_not_shrunk(home_province):
+    title = (
+        "Hướng dẫn thành viên Tổ công nghệ số cộng đồng hỗ trợ người dân sử dụng dịch vụ công "
+        "trực tuyến toàn trình, thanh toán không dùng tiền mặt và chữ ký số từ xa năm 2026"
+    )
+    handbook = handbook_create(
+        unit=home_province,
+        title=title,
+        topic=Topic.PUBLIC_SERVICES,
+        audience=Audience.MEMBERS,
+        language=Language.ENGLISH,  # the labels around the content in the source language
+    )
+    handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text=PARAGRAPH)
+    content = render_handbook(handbook).content
+    footer: list[tuple[str, float]] = []
+
+    def visit(text, _cm, _tm, _font, size):
+        if "· version 1 ·" in text:
+            footer.append((text.strip(), size))
+
+    PdfReader(io.BytesIO(content)).pages[0].extract_text(visitor_text=visit)
+    [(text, size)] = footer
+    assert size == 7.5
+    shown, _rest = text.split("… · version 1 ·")
+    assert title.startswith(shown)
+    assert len(shown) < len(title) / 2
+    assert "Page 1 of 1" in pdf_text(content)[0]
+
+
 def test_a_list_after_a_heading_starts_where_there_is_room(home_province):
     """A heading and a long list are not moved together to the next page, leaving half of
     this one empty: the list starts under its heading and runs on."""

@@ -36,7 +36,7 @@ from cnsc.training.services import (
     handbook_create,
     handbook_publish,
 )
-from cnsc.training.tests.factories import make_course, make_session, move_session
+from cnsc.training.tests.factories import make_course, make_session, move_session, pdf_upload
 
 pytestmark = pytest.mark.django_db
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -225,6 +225,38 @@ def test_an_official_uploads_a_handbook_and_a_non_pdf_is_refused(client_of, offi
     assert response.status_code == 200
     assert "This file is not a PDF" in response.content.decode()
     assert not Handbook.objects.exists()
+
+
+def test_the_province_writes_for_every_commune_and_a_commune_only_for_itself(
+    client_of, province_staff, official, home_province, home_commune, neighbour_commune
+):
+    add = reverse("admin:training_handbook_add")
+    commune_form = client_of(official).get(add).context["adminform"].form
+    assert list(commune_form.fields["unit"].queryset) == [home_commune]
+
+    staff = client_of(province_staff)
+    assert home_province in staff.get(add).context["adminform"].form.fields["unit"].queryset
+    created = staff.post(
+        add,
+        {
+            "unit": home_province.pk,
+            "title": "Cẩm nang ví điện tử của thành phố",
+            "topic": Topic.PAYMENTS,
+            "audience": Audience.RESIDENTS,
+            "language": "vi",
+            "source": "upload",
+            "change_note": "",
+            "pdf": pdf_upload(),
+        },
+    )
+    assert created.status_code == 302
+    handbook = Handbook.objects.get()
+    staff.post(changelist(Handbook), {"action": "publish", "_selected_action": [handbook.pk]})
+    handbook.refresh_from_db()
+    assert handbook.status == HandbookStatus.PUBLISHED
+    for commune in (home_commune, neighbour_commune):
+        page = client_of(official).get(reverse("training:handbooks"), {"xa": commune.code})
+        assert "Cẩm nang ví điện tử của thành phố" in page.content.decode()
 
 
 def test_an_official_publishes_from_the_list(client_of, official, handbook):

@@ -193,6 +193,22 @@ def test_a_heading_never_ends_a_page(home_province):
         assert WARNING[:40] in with_warning, lines
 
 
+def test_a_heading_goes_with_the_picture_under_it(home_province):
+    handbook = handbook_create(
+        unit=home_province, title="Ảnh cuối trang", topic=Topic.VNEID, audience=Audience.RESIDENTS
+    )
+    filler = handbook_block_add(handbook=handbook, kind=BlockKind.PARAGRAPH, text="Dòng")
+    handbook_block_add(handbook=handbook, kind=BlockKind.HEADING, text=SECOND_HEADING)
+    handbook_block_add(handbook=handbook, kind=BlockKind.IMAGE, image=png_upload(size=(400, 800)))
+    handbook_block_add(handbook=handbook, kind=BlockKind.HEADING, text="Hết")
+    for lines in range(0, 30, 3):
+        filler_text = "\n".join(f"Dòng {n}" for n in range(lines + 1))
+        HandbookBlock.objects.filter(pk=filler.pk).update(text=filler_text)
+        reader = PdfReader(io.BytesIO(render_handbook(handbook).content))
+        [page] = [p for p in reader.pages if SECOND_HEADING in " ".join(p.extract_text().split())]
+        assert len(page.images) == 1, lines
+
+
 def test_publish_then_a_new_version_then_retire(home_province, home_commune):
     first = handbook_publish(handbook=written(home_province))
     assert handbooks_published(commune=home_commune) == {Topic.VNEID: [first]}

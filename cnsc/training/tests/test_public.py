@@ -6,7 +6,12 @@ import pytest
 from django.urls import reverse
 
 from cnsc.training.models import Audience, BlockKind, Topic
-from cnsc.training.services import handbook_block_add, handbook_create, handbook_publish
+from cnsc.training.services import (
+    handbook_block_add,
+    handbook_create,
+    handbook_publish,
+    handbook_retire,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,13 +63,14 @@ def test_a_published_handbook_downloads_and_nothing_else_does(client, home_provi
     published = handbook(home_province, "Dịch vụ công trực tuyến")
     members_only = handbook(home_province, "Sổ tay tổ viên", audience=Audience.MEMBERS)
     draft = handbook(home_province, "Bản nháp", publish=False)
+    retired = handbook_retire(handbook=handbook(home_province, "Bản cũ đã thu hồi"))
 
     response = client.get(reverse("training:handbook_download", args=[published.code]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert b"".join(response.streaming_content).startswith(b"%PDF-")
     assert "dich-vu-cong-truc-tuyen-v1.pdf" in response["Content-Disposition"]
-    for hidden in (members_only, draft):
+    for hidden in (members_only, draft, retired):
         assert (
             client.get(reverse("training:handbook_download", args=[hidden.code])).status_code == 404
         )

@@ -12,7 +12,8 @@ update that bypasses the change history) reaches the figures at the nightly
 ``indicators_recompute``, which counts everything again from the raw rows.
 
 Both are idempotent: a second run with nothing new recorded changes nothing but ``computed_at``
-of what it recomputes (``refresh`` recomputes nothing then).
+of what it recomputes (``refresh`` recomputes nothing then, even right after another run, when
+the rows it looks at again were all there when that run began: ``changes_fingerprint``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from cnsc.geo.models import Hamlet
@@ -83,6 +84,8 @@ def indicators_recompute(*, now: dt.datetime | None = None) -> RefreshResult:
         assert state is not None
         now = now or timezone.now()
         today = timezone.localdate(now)
+        watermark = safe_watermark(now)
+        fingerprint = changes_fingerprint(watermark - CLOCK_SKEW)
         periods = horizon(today).periods()
         outcome = compute.run(
             compute.Plan(
@@ -90,11 +93,11 @@ def indicators_recompute(*, now: dt.datetime | None = None) -> RefreshResult:
             )
         )
         seconds = time.perf_counter() - started
-        state.watermark = safe_watermark(now)
+        state.watermark = watermark
         state.last_run_at = now
         state.last_full_at = now
         state.last_seconds = seconds
-        state.last_summary = {"mode": "full", "values": outcome.values}
+        state.last_summary = {"mode": "full", "values": outcome.values, "fingerprint": fingerprint}
         state.save()
     return RefreshResult("full", seconds, None, len(periods), outcome.values)
 
@@ -112,13 +115,21 @@ def indicators_refresh(*, now: dt.datetime | None = None) -> RefreshResult:
         now = now or timezone.now()
         today = timezone.localdate(now)
         since = state.watermark - CLOCK_SKEW
-        changed = changes_since(since, today=today)
         new_day = timezone.localdate(state.watermark) != today
-        targets = roster_targets_since(since)
+        # What the next run will look at, taken before this one reads anything: a row that
+        # arrives while this run reads is counted again by the next one, never missed.
+        watermark = safe_watermark(now)
+        fingerprint = changes_fingerprint(watermark - CLOCK_SKEW)
+        # The rows since the watermark less CLOCK_SKEW were all there when the last run began
+        # (and so were counted by it): nothing to do, though the window is not empty.
+        seen = not new_day and state.last_summary.get("fingerprint") == changes_fingerprint(since)
+        changed = {} if seen else changes_since(since, today=today)
+        targets = set() if seen else roster_targets_since(since)
         if not changed and not new_day and not targets:
-            state.watermark = safe_watermark(now)
+            state.watermark = watermark
             state.last_run_at = now
-            state.save(update_fields=["watermark", "last_run_at"])
+            state.last_summary = {**state.last_summary, "fingerprint": fingerprint}
+            state.save(update_fields=["watermark", "last_run_at", "last_summary"])
             return RefreshResult("idle", since=since)
         # A new day starts new periods for every unit: their stocks are counted for all
         # communes, once.
@@ -142,7 +153,7 @@ def indicators_refresh(*, now: dt.datetime | None = None) -> RefreshResult:
         )
         values = outcome.values + compute.roster_targets_apply(targets)
         seconds = time.perf_counter() - started
-        state.watermark = safe_watermark(now)
+        state.watermark = watermark
         state.last_run_at = now
         state.last_seconds = seconds
         state.last_summary = {
@@ -150,6 +161,7 @@ def indicators_refresh(*, now: dt.datetime | None = None) -> RefreshResult:
             "communes": None if new_day else len(changed),
             "periods": len(periods),
             "values": values,
+            "fingerprint": fingerprint,
         }
         state.save()
     return RefreshResult(
@@ -197,6 +209,28 @@ def safe_watermark(now: dt.datetime) -> dt.datetime:
         )
         oldest = cursor.fetchone()[0]
     return min(now, oldest) if oldest is not None else now
+
+
+def changes_fingerprint(since: dt.datetime) -> list[list[Any]]:
+    """How many rows of each kind that ``changes_since`` reads were recorded after ``since``, and
+    the last of them: the same answer twice means nothing was recorded in between (every table
+    read is only ever added to, except visits, whose edits leave a history row)."""
+    sources: list[tuple[Any, str, str]] = [
+        (Visit.objects, "recorded_at", "id"),
+        (Visit.history, "history_date", "history_id"),
+        (ServiceEvent.objects, "recorded_at", "id"),
+        (Household.history, "history_date", "history_id"),
+        (Resident.history, "history_date", "history_id"),
+        (Hamlet.history, "history_date", "history_id"),
+        (Team.history, "history_date", "history_id"),
+        (Membership.history, "history_date", "history_id"),
+        (Target.history, "history_date", "history_id"),
+    ]
+    out = []
+    for manager, stamp, key in sources:
+        row = manager.filter(**{f"{stamp}__gt": since}).aggregate(n=Count("pk"), last=Max(key))
+        out.append([row["n"], row["last"]])
+    return out
 
 
 def changes_since(since: dt.datetime, *, today: dt.date) -> dict[int, dt.date]:

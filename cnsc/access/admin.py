@@ -5,8 +5,8 @@ from typing import Any
 from axes.utils import reset as axes_reset
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.models import Group
-from django.db.models import Exists, OuterRef, QuerySet
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -17,6 +17,7 @@ from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from cnsc.access.models import AuditEvent, UnitAssignment, User
+from cnsc.access.roles import PERSONAL_GRANTS
 from cnsc.access.services import second_factor_reset
 from cnsc.core.admin import ScopedAdmin
 
@@ -112,9 +113,32 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         if request.user.is_superuser:
             fieldsets[2] = (
                 _("Access"),
-                {"fields": ("role", "read_only", "is_active", "is_superuser")},
+                {
+                    "fields": (
+                        "role",
+                        "read_only",
+                        "is_active",
+                        "is_superuser",
+                        "user_permissions",
+                    )
+                },
             )
         return fieldsets
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user_permissions":
+            # Only the grants a person may be given (see PERSONAL_GRANTS): everything else
+            # comes from the role.
+            wanted = Q()
+            for perm in PERSONAL_GRANTS:
+                app_label, codename = perm.split(".")
+                wanted |= Q(content_type__app_label=app_label, codename=codename)
+            kwargs["queryset"] = Permission.objects.filter(wanted)
+            kwargs["help_text"] = _(
+                "Exports made by this user show personal data (phone numbers, e-mail "
+                "addresses) in full."
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("last_login", "date_joined")

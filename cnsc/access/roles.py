@@ -131,6 +131,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 
 WRITE_ACTIONS = ("add_", "change_", "delete_")
 
+# Given to a person, never by role: seeing others' personal data unmasked in exports. A superuser
+# grants them on the user's page; any other permission a user row may hold is ignored.
+PERSONAL_GRANTS = frozenset({"team.view_personal_data", "outreach.view_personal_data"})
+
 
 def permissions_for(*, role: str, read_only: bool) -> frozenset[str]:
     perms = ROLE_PERMISSIONS.get(role, frozenset())

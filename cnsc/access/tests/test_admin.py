@@ -210,3 +210,31 @@ def test_the_audit_log_has_no_history_pages(client_of, superuser, official):
     base = f"/admin/access/auditevent/{event.pk}/history/"
     assert client.get(base).status_code == 404
     assert client.get(base + "1/").status_code == 404
+
+
+def test_a_superuser_grants_unmasked_exports_and_nothing_else_to_a_person(
+    client_of, superuser, province_staff, official
+):
+    from django.contrib.auth.models import Permission
+
+    def perm(app_label: str, codename: str) -> Permission:
+        return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+    page = client_of(province_staff).get(change_url(official)).content.decode()
+    assert 'name="user_permissions"' not in page
+    form = client_of(superuser).get(change_url(official)).context["adminform"].form
+    offered = {
+        f"{p.content_type.app_label}.{p.codename}" for p in form.fields["user_permissions"].queryset
+    }
+    assert offered == {"team.view_personal_data", "outreach.view_personal_data"}
+
+    # Any other permission on the user's row grants nothing: actions come from the role.
+    official.user_permissions.add(perm("team", "delete_team"))
+    official = User.objects.get(pk=official.pk)
+    assert not official.has_perm("team.delete_team")
+    assert not official.has_perm("team.view_personal_data")
+    official.user_permissions.add(perm("team", "view_personal_data"))
+    official = User.objects.get(pk=official.pk)
+    assert official.has_perm("team.view_personal_data")
+    assert not official.has_perm("outreach.view_personal_data")
+    assert official.has_perm("team.change_member")  # the role's own permissions stay

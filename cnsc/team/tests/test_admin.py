@@ -294,6 +294,41 @@ def test_a_too_large_or_broken_file_is_refused_on_the_form(client_of, official, 
 
 
 @pytest.mark.usefixtures("media")
+def test_a_real_50_mb_upload_and_an_empty_file_get_a_vietnamese_message(
+    client_of, official, hamlet
+):
+    from django import forms
+    from django.utils.translation import gettext
+
+    client = client_of(official)
+    big = xlsx(teams=[team_row()])
+    big += b"\0" * (50 * 1024 * 1024 - len(big))
+    for data in (big, b""):
+        response = client.post(
+            url("member_roster_import"),
+            {"commune": hamlet.commune.pk, "file": SimpleUploadedFile("roster.xlsx", data)},
+            HTTP_ACCEPT_LANGUAGE="vi",
+        )
+        assert response.status_code == 200
+        errors = " ".join(response.context["form"].errors["file"])
+        with translation.override("vi"):
+            if data:
+                expected = gettext(
+                    "The file is too large (%(size)s MB); the limit is %(limit)s MB."
+                )
+                expected = expected.split("(")[0].strip()
+            else:
+                # Refused by the upload field itself, in Django's own Vietnamese.
+                expected = str(forms.FileField.default_error_messages["empty"])
+        assert not expected.startswith("The file")  # the official reads Vietnamese
+        assert expected in errors, errors
+        page = response.content.decode()
+        assert expected in page
+        assert 'name="token"' not in page  # nothing to apply
+    assert not Team.objects.exists()
+
+
+@pytest.mark.usefixtures("media")
 def test_import_tokens_are_bound_to_their_user_and_cannot_be_forged(
     client_of, official, hamlet, home_commune
 ):
@@ -365,6 +400,29 @@ def test_the_export_is_unmasked_only_with_the_permission(client_of, superuser, r
     assert "0912345678" in text
     assert CCCD_MAN_1985 not in text
     assert AuditEvent.objects.get(action=AuditAction.EXPORT).unmasked is True
+
+
+def test_an_official_granted_the_permission_exports_unmasked(client_of, official, roster):
+    from django.contrib.auth.models import Permission
+
+    _team, leader, member = roster
+    # The role alone never unmasks: the permission is given to a person.
+    rows = _cells(_export(client_of(official), [leader.member]))
+    assert "0912345678" not in repr(rows)
+    official.user_permissions.add(
+        Permission.objects.get(codename="view_personal_data", content_type__app_label="team")
+    )
+    rows = _cells(_export(client_of(official), [leader.member, member.member]))
+    text = repr(rows)
+    assert "0912345678" in text
+    assert "0987654321" in text
+    assert "********2345" in text  # the CCCD is never more than its last four
+    assert CCCD_MAN_1985 not in text
+    events = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("pk")
+    assert [(e.user, e.rows, e.unmasked) for e in events] == [
+        (official, 1, False),
+        (official, 2, True),
+    ]
 
 
 def test_the_export_neutralises_formulas(client_of, official, home_commune):

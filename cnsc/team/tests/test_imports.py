@@ -478,3 +478,49 @@ def test_row_errors_are_in_the_users_language(hamlet, official):
         plan = run(data, hamlet.commune, official)
         expected = translation.gettext("Only Vietnamese phone numbers are accepted (+84).")
     assert plan.errors[0].message == expected
+
+
+def _roster_snapshot():
+    return (
+        list(Team.objects.order_by("pk").values()),
+        list(Member.objects.order_by("pk").values()),
+        list(Membership.objects.order_by("pk").values()),
+        Team.history.count(),
+        Member.history.count(),
+        Membership.history.count(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad_member", "bad_team"),
+    [
+        (member_row(name="X", phone="0912 34", team="KP1"), None),
+        (member_row(name="X", phone="0988000111", cccd="003085012345"), None),
+        (member_row(name="X", phone="0903111222"), None),  # Lê Văn Cường's phone again
+        (member_row(name="X", phone="0988000111", role="Tổ trưởng"), None),
+        (None, "other commune"),
+        (None, "Khu phố 99"),
+    ],
+)
+def test_a_bad_row_in_a_file_of_changes_leaves_the_stored_roster_as_it_was(
+    hamlet, other_hamlet, official, bad_member, bad_team
+):
+    assert run(standard_file(), hamlet.commune, official, apply=True).ok
+    before = _roster_snapshot()
+    # Good changes to every stored person and team, a new team, a new member: none may land.
+    teams = [team_row(name="Tổ CNSC Khu phố 1 (mới)"), team_row(code="KP2", name="Tổ 2")]
+    if bad_team is not None:
+        hamlet_name = other_hamlet.code if bad_team == "other commune" else bad_team
+        teams.append(team_row(code="KP3", name="Tổ 3", hamlet=hamlet_name))
+    members = [
+        member_row(role="Tổ viên", skills="Hướng dẫn VNeID"),
+        member_row(name="Trần Thị Bình", sex="Nữ", year=2001, phone="0987654321", role="Tổ trưởng"),
+        member_row(name="Lê Văn Cường", phone="0903111222", team="KP2"),
+        member_row(name="Phạm Thị Dung", sex="Nữ", year=1990, phone="0977000111"),
+    ]
+    if bad_member is not None:
+        members.append(bad_member)
+    plan = run(xlsx(teams=teams, members=members), hamlet.commune, official, apply=True)
+    assert plan.errors
+    assert all(e.row and e.column for e in plan.errors), errors_of(plan)
+    assert _roster_snapshot() == before

@@ -238,3 +238,18 @@ def test_names_sort_in_vietnamese_alphabetical_order():
     assert sorted(["Mỹ", "Mý", "My", "Mỵ", "Mỳ", "Mỷ"], key=natural) == [
         "My", "Mỳ", "Mý", "Mỷ", "Mỹ", "Mỵ",
     ]  # fmt: skip
+
+
+def test_charts_are_drawn_in_the_page_and_nothing_is_fetched_from_elsewhere(built, province_staff):
+    import re
+
+    page = client_for(province_staff).get(PROVINCE + "?period=202512")
+    html = page.content.decode()
+    cards = page.context["page"].cards
+    assert len(cards) == 11  # every indicator of a province
+    assert all(card.chart.lstrip().startswith("<svg") for card in cards)
+    assert html.count("<svg") >= len(cards)
+    links = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert links
+    outside = [u for u in links if not u.startswith(("/", "?", "#"))]
+    assert outside == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from importlib import import_module
 
 import pytest
 from axes.models import AccessAttempt
@@ -108,12 +109,22 @@ def test_sign_ins_failures_and_locks_are_logged_without_secrets(official, caplog
         assert secret not in text
 
 
-def test_the_session_key_changes_at_sign_in(official):
+def test_a_session_planted_before_sign_in_is_not_the_one_signed_in(official, settings):
+    # Session fixation: someone opens a real session and plants its cookie in the official's
+    # browser (on a shared commune computer, say), then waits for the official to sign in.
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    planted = store()
+    planted["language"] = "vi"
+    planted.create()
     client = Client()
-    client.get(LOGIN)
-    client.cookies["sessionid"] = "x" * 32
-    attempt("official", PASSWORD, OFFICE, client=client)
-    assert client.cookies["sessionid"].value != "x" * 32
+    client.cookies[settings.SESSION_COOKIE_NAME] = planted.session_key
+    assert signed_in(attempt("official", PASSWORD, OFFICE, client=client))
+    assert client.cookies[settings.SESSION_COOKIE_NAME].value != planted.session_key
+    assert client.get("/admin/").status_code == 200
+    assert not store().exists(planted.session_key)
+    planter = Client()
+    planter.cookies[settings.SESSION_COOKIE_NAME] = planted.session_key
+    assert planter.get("/admin/")["Location"].startswith(LOGIN)
 
 
 def _age(client: Client, **seconds_ago: int) -> None:

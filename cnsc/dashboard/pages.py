@@ -302,6 +302,8 @@ class Page:
     group: str = ""
     sort: str = ""
     descending: bool = True
+    # Opened without a period: the period is the default one (selectors.default_period).
+    defaulted: bool = False
 
     @cached_property
     def breadcrumbs(self) -> list[tuple[UnitRef, str]]:
@@ -339,6 +341,19 @@ class Page:
                 )
             )
         return cards
+
+    @cached_property
+    def this_month(self) -> Period | None:
+        """The running month, when the page opened by default on the month before it (the
+        first days of a month); the page says why and links to it."""
+        if not self.defaulted or self.period.type != PeriodType.MONTH:
+            return None
+        month = period_containing(PeriodType.MONTH, horizon().today)
+        return month if month != self.period else None
+
+    @property
+    def last_month_days(self) -> int:
+        return sel.LAST_MONTH_UNTIL_DAY
 
     @cached_property
     def running(self) -> bool:

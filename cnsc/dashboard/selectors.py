@@ -302,8 +302,21 @@ def hamlets_without_team(
     return sorted(refs.values(), key=lambda r: (natural(r.context), natural(r.name)))
 
 
+# A page opened without a period shows a month. In the first days of a month the new month
+# has hardly begun (visits, services and signatures read 0 or next to it), and an official is
+# still reporting on the month just ended: until this day of the month, the default is the
+# month before, complete; from the day after, the running month so far.
+LAST_MONTH_UNTIL_DAY = 7
+
+
 def default_period(today: dt.date | None = None) -> Period:
-    return period_containing(PeriodType.MONTH, today or timezone.localdate())
+    """The month a page opens on: the month just ended until LAST_MONTH_UNTIL_DAY, then the
+    running month (and the running month as well when the month before is not kept)."""
+    today = today or timezone.localdate()
+    month = period_containing(PeriodType.MONTH, today)
+    if today.day <= LAST_MONTH_UNTIL_DAY and horizon(today).keeps(month.previous()):
+        return month.previous()
+    return month
 
 
 # --- Tables of a page -----------------------------------------------------------------------

@@ -39,6 +39,7 @@ def _page(request: HttpRequest, ref: UnitRef) -> Page:
         group=group,
         sort=request.GET.get("sort", "")[:60],
         descending=descending,
+        defaulted=not request.GET.get("period", "").strip(),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,16 @@ def test_one_log_line_per_request_without_personal_data(client, official, caplog
     assert "0912345678" not in line
     assert "Nguy" not in line
     assert "official" not in line  # no user names either
+
+
+def test_compose_runs_every_process_the_operations_guide_lists():
+    """Each `python manage.py ...` process of docs/operations.md is a service of the compose
+    file, with the same command (without the figures process, the dashboards never change)."""
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    compose = (ROOT / "docker" / "compose.yaml").read_text()
+    listed_in_guide = re.findall(r"^\| \w+ \| `(python manage\.py [^`]+)`", guide, re.M)
+    commands = [found.split() for found in listed_in_guide]
+    assert {words[2] for words in commands} >= {"runbot", "db_worker", "refresh_indicators"}
+    for words in commands:
+        listed = "command: [" + ", ".join(json.dumps(w) for w in words) + "]"
+        assert listed in compose, listed

@@ -111,9 +111,10 @@ def missing_glyphs(text: str, *, font: str = FONT) -> list[str]:
 
 
 def text_width(text: str, *, font: str, size: float) -> float:
-    """Width in points of ``text`` set in ``font`` at ``size``."""
+    """Width in points of ``text`` set in ``font`` at ``size``, spaces at either end included
+    (a piece measured to share a line with another keeps the space between them)."""
     register_fonts()
-    return float(pdfmetrics.stringWidth(nfc(text), font, size))
+    return float(pdfmetrics.stringWidth(unicodedata.normalize("NFC", text), font, size))
 
 
 def fit_font_size(
@@ -125,6 +126,23 @@ def fit_font_size(
     if width <= max_width:
         return size
     return max(min_size, size * max_width / width)
+
+
+def shortened(text: str, *, font: str, size: float, width: float) -> str:
+    """``text`` cut after a word and ended with "…" so that it fits ``width`` points; whole
+    when it fits."""
+    if text_width(text, font=font, size=size) <= width:
+        return text
+    words = nfc(text).split(" ")
+    while len(words) > 1:
+        words.pop()
+        cut = " ".join(words).rstrip(" ,;:·-–—") + "…"
+        if text_width(cut, font=font, size=size) <= width:
+            return cut
+    letters = words[0]
+    while letters and text_width(letters + "…", font=font, size=size) > width:
+        letters = letters[:-1]
+    return letters + "…"
 
 
 def draw_text(

@@ -26,13 +26,15 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    BaseDocTemplate,
     CondPageBreak,
     Flowable,
+    Frame,
     HRFlowable,
     Image,
     KeepTogether,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
@@ -272,23 +274,6 @@ def _story(handbook: Handbook, styles: dict[str, Any], width: float) -> list[Flo
     return story
 
 
-def shortened(text: str, *, font: str, size: float, width: float) -> str:
-    """``text`` cut after a word and ended with "…" so that it fits ``width`` points; whole
-    when it fits."""
-    if pdf.text_width(text, font=font, size=size) <= width:
-        return text
-    words = nfc(text).split(" ")
-    while len(words) > 1:
-        words.pop()
-        cut = " ".join(words).rstrip(" ,;:·-–") + "…"
-        if pdf.text_width(cut, font=font, size=size) <= width:
-            return cut
-    letters = words[0]
-    while letters and pdf.text_width(letters + "…", font=font, size=size) > width:
-        letters = letters[:-1]
-    return letters + "…"
-
-
 def _numbered_canvas(footer_left: Callable[[float], str], page_label: str) -> type[Canvas]:
     """A canvas that knows the page count when it draws each footer (pages are held until the
     document is complete, then drawn). ``footer_left(width)``: the footer's text for a width."""
@@ -398,12 +383,12 @@ def render_handbook(handbook: Handbook) -> RenderedPdf:
             # A long title is cut short: the version and date always show, at a readable size.
             rest = footer_template % {**footer_values, "title": ""}
             room = width - pdf.text_width(rest, font=pdf.FONT, size=FOOTER_SIZE)
-            title = shortened(nfc(handbook.title), font=pdf.FONT, size=FOOTER_SIZE, width=room)
+            title = pdf.shortened(nfc(handbook.title), font=pdf.FONT, size=FOOTER_SIZE, width=room)
             return footer_template % {**footer_values, "title": title}
 
         page_label = _("Page %(page)d of %(pages)d")
         buffer = io.BytesIO()
-        doc = SimpleDocTemplate(
+        doc = BaseDocTemplate(
             buffer,
             pagesize=A5,
             leftMargin=MARGIN_X,
@@ -415,9 +400,27 @@ def render_handbook(handbook: Handbook) -> RenderedPdf:
             creator="CNSC",
             subject=handbook.get_topic_display(),
         )
-        doc.build(
-            story,
-            onFirstPage=_first_page(issuer, _("Community digital technology teams")),
-            canvasmaker=_numbered_canvas(footer_left, page_label),
+        # No side padding in the frame: the text, lists and pictures use exactly the width they
+        # are laid out for, flush with the band's and the footer's left and right edges.
+        frame = Frame(
+            MARGIN_X,
+            MARGIN_BOTTOM,
+            width,
+            A5[1] - MARGIN_TOP - MARGIN_BOTTOM,
+            leftPadding=0,
+            rightPadding=0,
+            id="text",
         )
+        doc.addPageTemplates(
+            [
+                PageTemplate(
+                    id="first",
+                    frames=[frame],
+                    onPage=_first_page(issuer, _("Community digital technology teams")),
+                    autoNextPageTemplate="later",
+                ),
+                PageTemplate(id="later", frames=[frame]),
+            ]
+        )
+        doc.build(story, canvasmaker=_numbered_canvas(footer_left, page_label))
     return RenderedPdf(content=buffer.getvalue(), pages=doc.page)

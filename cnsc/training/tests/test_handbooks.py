@@ -13,8 +13,9 @@ from PIL import Image
 from pypdf import PdfReader
 from reportlab.lib.units import mm
 
-from cnsc.core.testing_pdf import pdf_pages, pdf_text, pdf_title
-from cnsc.training.documents import render_handbook
+from cnsc.core import pdf
+from cnsc.core.testing_pdf import pdf_pages, pdf_text, pdf_text_runs, pdf_title
+from cnsc.training.documents import A5, MARGIN_X, render_handbook
 from cnsc.training.models import (
     Audience,
     BlockKind,
@@ -152,6 +153,51 @@ def test_a_long_title_is_cut_short_in_the_footer_not_shrunk(home_province):
     assert title.startswith(shown)
     assert len(shown) < len(title) / 2
     assert "Page 1 of 1" in pdf_text(content)[0]
+
+
+_RUN_FONTS = {"BeVietnamPro-Regular": pdf.FONT}
+
+
+def _drawn_width(text: str, font: str, size: float) -> float:
+    """The narrowest a line can be drawn: reportlab may narrow its spaces by up to 5 % to fit
+    the last word in."""
+    font = _RUN_FONTS.get(font, font)
+    space = pdf.text_width("a a", font=font, size=size) - pdf.text_width("aa", font=font, size=size)
+    return pdf.text_width(text, font=font, size=size) - text.count(" ") * space * 0.05
+
+
+def test_text_lists_and_pictures_keep_to_the_margins_of_the_band_and_footer(home_province):
+    """Every line, list and picture starts at the left margin the band and footer start at,
+    and none runs past the right margin towards the page edge."""
+    handbook = written(home_province)
+    long_steps = [f"Bước {n}: {WARNING} {PARAGRAPH}" for n in range(1, 7)]
+    handbook_block_add(handbook=handbook, kind=BlockKind.STEPS, text="\n".join(long_steps))
+    handbook_block_add(handbook=handbook, kind=BlockKind.IMAGE, image=png_upload(size=(1600, 500)))
+    content = render_handbook(handbook).content
+    left, right = MARGIN_X, A5[0] - MARGIN_X
+    reader = PdfReader(io.BytesIO(content))
+    paragraph_starts = set()
+    pictures: list[tuple[float, float]] = []
+
+    def picture(operator, _operands, cm, _tm):
+        if operator == b"Do":
+            pictures.append((cm[4], cm[0]))  # left edge and width of the image drawn
+
+    for number, page in enumerate(reader.pages):
+        for run in pdf_text_runs(content, page=number):
+            assert run.x >= left - 0.01, run
+            assert run.x + _drawn_width(run.text, run.font, run.size) <= right + 0.01, run
+            if run.size == 10 and not run.text[0].isdigit():
+                paragraph_starts.add(round(run.x, 2))
+        page.extract_text(visitor_operand_before=picture)
+    # Paragraph lines begin where the band's and the footer's text begin.
+    assert round(left, 2) in paragraph_starts
+    assert len(pictures) == 2
+    for x, width in pictures:
+        assert x >= left - 0.01, (x, width)
+        assert x + width <= right + 0.01, (x, width)
+    # The wide picture is scaled to the whole width of the text, no more.
+    assert max(width for _x, width in pictures) == pytest.approx(right - left)
 
 
 def test_a_list_after_a_heading_starts_where_there_is_room(home_province):

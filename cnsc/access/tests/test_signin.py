@@ -180,8 +180,13 @@ def test_a_changed_password_signs_out_other_sessions(official, client_of):
     assert client.get("/admin/").status_code == 302
 
 
-def test_sessions_end_with_the_browser(settings):
-    assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+def test_sessions_end_with_the_browser(official, settings):
+    response = attempt("official", PASSWORD, OFFICE)
+    assert signed_in(response)
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    # Neither Expires nor Max-Age: the browser forgets the session when it is closed.
+    assert cookie.value
+    assert (cookie["expires"], cookie["max-age"]) == ("", "")
 
 
 @pytest.mark.parametrize(

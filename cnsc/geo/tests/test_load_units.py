@@ -56,15 +56,24 @@ def test_binh_duong_maps_entirely_into_ho_chi_minh_city():
     assert binh_duong.name == "Tỉnh Bình Dương"
     districts = AdminUnit.objects.former().filter(parent=binh_duong)
     assert districts.count() == 9
+    assert set(districts.values_list("level", flat=True)) == {Level.DISTRICT}
     communes = AdminUnit.objects.former().filter(level=Level.COMMUNE, province=binh_duong)
     assert communes.count() == 91
     mappings = UnitMapping.objects.filter(former__in=communes)
     assert set(mappings.values_list("current__province__code", flat=True)) == {"79"}
+    # Into the city's current communes (wards, communes), never a former unit or the city itself.
+    assert set(mappings.values_list("current__hierarchy", "current__level")) == {
+        (Hierarchy.CURRENT, Level.COMMUNE)
+    }
     # Every former commune went somewhere, with exactly one main successor.
     assert mappings.values("former").distinct().count() == 91
     assert mappings.filter(is_main=True).count() == 91
     targets = mappings.values("current").distinct().count()
     assert 30 <= targets <= 40  # about 36 wards stand on Bình Dương's former land
+    # Phường Phú Cường, the old centre of Thủ Dầu Một, went into today's Phường Thủ Dầu Một.
+    phu_cuong = mappings.get(former__code="25747", is_main=True)
+    assert phu_cuong.former.name == "Phường Phú Cường"
+    assert phu_cuong.current.name == "Phường Thủ Dầu Một"
 
 
 def test_a_split_commune_has_several_successors_and_one_main():

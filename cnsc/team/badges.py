@@ -251,7 +251,21 @@ def _two_lines(text: str, *, width: float) -> tuple[list[str], float]:
         )
         for half in halves
     )
-    return [_cut_to_width(half, width=width, size=size) for half in halves], size
+    if all(pdf.text_width(half, font=pdf.FONT_SEMIBOLD, size=size) <= width for half in halves):
+        return halves, size
+    # Too long for two lines even at the floor: the first line takes as many words as it can
+    # hold and the second goes on from there and ends in "…", so no word is left out between
+    # the two lines (cutting each half would drop the words at the end of the first).
+    first = 1
+    while (
+        first < len(words) - 1
+        and pdf.text_width(" ".join(words[: first + 1]), font=pdf.FONT_SEMIBOLD, size=size) <= width
+    ):
+        first += 1
+    head = _cut_to_width(" ".join(words[:first]), width=width, size=size)
+    if head.endswith(ELLIPSIS):  # one word longer than the line: nothing can follow it
+        return [head], size
+    return [head, _cut_to_width(" ".join(words[first:]), width=width, size=size)], size
 
 
 def _detail_layout(
@@ -481,6 +495,24 @@ def _draw_cut_marks(canvas: Canvas) -> None:
     canvas.restoreState()
 
 
+NOTE_SIZE = 6.5
+# The note sits between the cut marks above the first column of cards.
+NOTE_WIDTH = CARD_WIDTH - 4 * mm
+
+
+def _sheet_note(title: str, *, page: int, pages: int) -> str:
+    """What the sheet is, which page, and how to print it, in the room above the first card: a
+    long title is cut short (every card names its team anyway) so the page number and the
+    printing advice always show at a readable size and never run across the cut marks."""
+    template = _("%(title)s · page %(page)d of %(pages)d · print at actual size (100%%)")
+    values = {"page": page, "pages": pages}
+    room = NOTE_WIDTH - pdf.text_width(
+        template % {**values, "title": ""}, font=pdf.FONT, size=NOTE_SIZE
+    )
+    short = pdf.shortened(nfc(title), font=pdf.FONT, size=NOTE_SIZE, width=max(room, 0))
+    return template % {**values, "title": short}
+
+
 def badge_sheets_pdf(badges: Sequence[Badge], *, title: str) -> bytes:
     """Badges ten to an A4 page, filled row by row, with cut marks and, in the top margin, what
     the sheet is and how to print it."""
@@ -492,19 +524,13 @@ def badge_sheets_pdf(badges: Sequence[Badge], *, title: str) -> bytes:
     for page in range(pages):
         chunk = badges[page * per_page : (page + 1) * per_page]
         _draw_cut_marks(canvas)
-        note = _("%(title)s · page %(page)d of %(pages)d · print at actual size (100%%)") % {
-            "title": title,
-            "page": page + 1,
-            "pages": pages,
-        }
         pdf.draw_text(
             canvas,
             left + 2 * mm,
             A4[1] - bottom + MARK_GAP + 1.2 * mm,
-            note,
-            size=6.5,
+            _sheet_note(title, page=page + 1, pages=pages),
+            size=NOTE_SIZE,
             color=pdf.MUTED,
-            max_width=CARD_WIDTH - 4 * mm,
         )
         for index, badge in enumerate(chunk):
             row, column = divmod(index, COLUMNS)

@@ -16,6 +16,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone, translation
 from PIL import Image
+from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 
 from cnsc.access.roles import Role
@@ -27,6 +28,8 @@ from cnsc.core.testing_pdf import TextRun, pdf_pages, pdf_qr_codes, pdf_text, pd
 from cnsc.team.badge_views import download_member_badges, download_team_badges
 from cnsc.team.badges import (
     CARD_HEIGHT,
+    CARD_WIDTH,
+    COLUMN_GAP,
     QR_SIZE,
     badge_cards_pdf,
     badge_ensure,
@@ -255,6 +258,53 @@ def test_long_team_and_organisation_names_stay_clear_of_the_qr_code(hamlet, hold
         assert "Tổ CNSC Trung tâm Viễn thông" in values
         assert values.count("…") == 2
     assert "Phường Thủ Dầu Một" in values
+
+
+OVERLONG_TEAM = (
+    "Tổ Công nghệ số cộng đồng Bưu điện Văn hóa và Doanh nghiệp Viễn thông phường Thủ Dầu Một "
+    "thành phố Hồ Chí Minh"
+)
+
+
+def test_a_team_name_too_long_for_two_lines_loses_only_its_end(hamlet):
+    """Cut after the second line, never between the two: the card reads as the start of the
+    team's name, with "…" at the end only."""
+    team = team_create(
+        commune=hamlet.commune,
+        kind=TeamKind.ORGANISATION,
+        name=OVERLONG_TEAM,
+        organisation_name="Bưu điện",
+        code="BDVH",
+    )
+    member = enrol(team, full_name="Lê Văn Cường").member
+    runs = pdf_text_runs(english_pdf(badge_cards_pdf, [badge_ensure(member=member)], title="Thẻ"))
+    label = next(r for r in runs if r.text == "Team")
+    below = next(r for r in runs if r.text == "Organisation")
+    lines = sorted(
+        (r for r in runs if below.y < r.y <= label.y + 0.5 and r is not label and r.x > label.x),
+        key=lambda r: -r.y,
+    )
+    assert len(lines) == 2
+    shown = " ".join(r.text for r in lines)
+    assert shown.endswith("…")
+    assert shown.count("…") == 1
+    assert OVERLONG_TEAM.startswith(shown.removesuffix("…"))
+    assert len(shown) > len(OVERLONG_TEAM) / 2
+    assert min(r.size for r in lines) >= 5.5
+
+
+def test_a_sheet_for_a_long_team_name_keeps_its_note_between_the_cut_marks(team, leader):
+    """The note above the first card: page and printing advice whole, the title cut short, and
+    nothing reaching the cut marks above the second column."""
+    title = f"{OVERLONG_TEAM} — Phường Thủ Dầu Một"
+    content = english_pdf(badge_sheets_pdf, team_badges_ensure(team=team), title=title)
+    [note] = [r for r in pdf_text_runs(content) if "print at actual size (100%)" in r.text]
+    assert note.text.endswith("· page 1 of 1 · print at actual size (100%)")
+    assert title.startswith(note.text.split("… ·")[0])
+    assert note.size == 6.5
+    card_left = (A4[0] - 2 * CARD_WIDTH - COLUMN_GAP) / 2
+    assert note.x >= card_left
+    assert _right_edge(note) <= card_left + CARD_WIDTH
 
 
 def test_the_card_is_bank_card_size(leader):

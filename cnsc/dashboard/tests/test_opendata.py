@@ -106,3 +106,19 @@ def test_open_data_needs_no_token_and_names_its_provinces(built, client):
     bad = client.get(CSV, {"period_type": "day"})
     assert bad.status_code == 400
     assert bad.json()["error"] == "bad_period_type"
+
+
+def test_json_withholds_what_the_csv_withholds(built, client, settings):
+    settings.OPEN_DATA_MIN_HOUSEHOLDS = 3
+    body = json.loads(b"".join(client.get("/api/v1/open/79/values.json").streaming_content))
+    csv_rows = rows_of(client.get(CSV))
+    assert len(body["data"]) == len(csv_rows)
+    # Phú Lợi has a single household: every figure of it is withheld, numerator included.
+    neighbour = [r for r in body["data"] if r["unit_code"] == "25750"]
+    assert neighbour
+    for row in neighbour:
+        assert (row["status"], row["value"], row["numerator"], row["denominator"]) == (
+            "suppressed", None, None, None,
+        )  # fmt: skip
+    welfare = find(body["data"], "25747", "welfare_account", "202512")
+    assert (welfare["status"], welfare["value"]) == ("suppressed", None)

@@ -43,8 +43,14 @@ setup: messages
 	$(MANAGE) migrate --noinput -v 0
 	$(MANAGE) load_units
 
+# The dashboards' figures: computed before serving (idle when nothing changed), then brought up to
+# date every minute while the server runs, as the figures process does in production.
 run: setup
 	$(MANAGE) seed_demo
+	$(MANAGE) refresh_indicators
+	@echo "figures refreshed every 60 s while the server runs (log: $${CNSC_VAR_DIR:-var}/refresh.log)"
+	$(MANAGE) refresh_indicators --every 60 >>"$${CNSC_VAR_DIR:-var}/refresh.log" 2>&1 & refresher=$$!; \
+	trap 'kill $$refresher 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) runserver --noreload $(HOST):$(PORT)
 
 lint: install

@@ -163,6 +163,17 @@ def test_files_that_are_not_photos_are_refused(name):
     assert error.value.error_dict["photos"][0].code in {"photo_type", "photo_too_large"}
 
 
+@pytest.mark.parametrize("kind", ["GIF", "BMP", "TIFF", "ICO", "PPM"])
+def test_images_pillow_reads_but_a_phone_never_sends_are_refused(kind):
+    # Pillow opens dozens of formats, some of them old and brittle: only JPEG, PNG and WebP,
+    # what a phone's camera and Telegram produce, are accepted (named .jpg or not).
+    data = io.BytesIO()
+    Image.new("RGB", (32, 32), "red").save(data, format=kind)
+    with pytest.raises(ValidationError) as error:
+        photo_clean(SimpleUploadedFile("photo.jpg", data.getvalue(), "image/jpeg"))
+    assert error.value.error_dict["photos"][0].code == "photo_type"
+
+
 def test_a_photo_leaves_without_its_place_phone_owner_or_comment():
     original = (CORPUS / "gps.jpg").read_bytes()
     with Image.open(io.BytesIO(original)) as before:

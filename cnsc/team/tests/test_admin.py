@@ -9,7 +9,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 
 from cnsc.access.models import AuditAction, AuditEvent
@@ -378,6 +378,7 @@ def _cells(response) -> list[list[object]]:
 
 def test_the_export_is_masked_and_recorded(client_of, official, roster):
     _team, leader, member = roster
+    started = timezone.now()
     response = _export(client_of(official), [leader.member, member.member], organisation="other")
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     rows = _cells(response)
@@ -391,6 +392,8 @@ def test_the_export_is_masked_and_recorded(client_of, official, roster):
     event = AuditEvent.objects.get(action=AuditAction.EXPORT)
     assert (event.user, event.rows, event.unmasked) == (official, 2, False)
     assert event.detail["filters"] == {"organisation": "other"}
+    assert event.target == "team.member"
+    assert started <= event.at <= timezone.now()
 
 
 def test_the_export_is_unmasked_only_with_the_permission(client_of, superuser, roster):

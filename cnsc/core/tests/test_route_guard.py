@@ -4,9 +4,9 @@ Every route (views, back-office pages of every registered model, the API) must b
 cnsc/core/routes.py with the callers that may use it. Then, on a small world of real objects of
 Phường Thủ Dầu Một:
 - each role reaches exactly the routes listed for it (and anonymous visitors the public ones);
-- a user of another commune (or another province, or an API client of another province) is
-  refused every route that names one of our objects, and the refusal is logged; our objects are
-  missing from their lists;
+- a user of another commune (or another province) gets 404 for every route that names one of
+  our objects (an API client of another province is refused), and the refusal is logged; our
+  objects are missing from their lists;
 - a user of each role assigned to no unit is refused every such route too, and every list they
   may open is empty of our rows;
 - nobody signed in reaches anything before the second factor, when they owe one.
@@ -552,7 +552,8 @@ def test_users_of_another_commune_are_refused_and_the_refusal_is_logged(world, c
             count = before.count()
             response = request(client_for(outsider), route, url, follow=True)
             checked += 1
-            if response.status_code not in (403, 404):
+            # 404, not 403: an outsider is not even told that the object exists.
+            if response.status_code != 404:
                 wrong.append((route.key, outsider.username, response.status_code))
             elif before.count() != count + 1:
                 wrong.append((route.key, outsider.username, "refusal not logged"))

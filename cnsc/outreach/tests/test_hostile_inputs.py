@@ -6,7 +6,9 @@ answers 500."""
 from __future__ import annotations
 
 import io
+import struct
 import unicodedata
+import zlib
 from typing import Any
 
 import pytest
@@ -172,6 +174,29 @@ def test_images_pillow_reads_but_a_phone_never_sends_are_refused(kind):
     with pytest.raises(ValidationError) as error:
         photo_clean(SimpleUploadedFile("photo.jpg", data.getvalue(), "image/jpeg"))
     assert error.value.error_dict["photos"][0].code == "photo_type"
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` by ``height`` pixels over a few bytes of data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_photo_of_more_pixels_than_allowed_is_refused_before_it_is_decoded():
+    # 60 megapixels: below Pillow's own decompression-bomb limit (89 million), above ours.
+    with pytest.raises(ValidationError) as error:
+        photo_clean(png_claiming(10_000, 6_000))
+    assert error.value.error_dict["photos"][0].code == "photo_too_large"
 
 
 def test_a_photo_leaves_without_its_place_phone_owner_or_comment():

@@ -91,6 +91,8 @@ def outcome(function: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
 @example("0912 345 678")
 @example("+84 912 345 678")
 @example("1900 1234")
+@example("+1 650 253 0000")
+@example("+86 138 0013 8000")
 @example("")
 @example("\x00")
 @example("9" * 300)

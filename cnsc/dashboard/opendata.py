@@ -6,17 +6,28 @@ hamlet, no team); months, quarters and years. No figure may single out a person:
 fewer than ``OPEN_DATA_MIN_HOUSEHOLDS`` households in a period has all its figures of that
 period withheld, and so has every share whose denominator is smaller than that. A withheld
 figure keeps its line, marked ``suppressed``, so a reader knows it exists.
+
+A unit's figure adds up from its children's (province from its communes, former province from
+its former districts, former district from its former communes), so one withheld figure among
+published ones could be worked out by subtraction. For each figure (indicator and period) and
+each published unit with its published children, when exactly one of them is withheld, the
+smallest other child (by denominator, or households for a count; then by code) is withheld too,
+or the parent when no child is left; and again, across levels, until no such group has exactly
+one withheld figure.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -35,9 +46,10 @@ from .api import ApiError, _csv_lines, _iso, bad, public_view, value_number
 from .indicators import CATALOGUE, INDICATORS, UnitType
 from .models import IndicatorValue
 from .periods import PeriodType
-from .units import former_units_within, refs_by_id
+from .units import FORMER_TYPES, former_units_within, refs_by_id
 
 _R = TypeVar("_R", bound=HttpResponseBase)
+Unit = tuple[str, int]  # unit type, id
 OPEN_PERIOD_TYPES = (PeriodType.MONTH, PeriodType.QUARTER, PeriodType.YEAR)
 LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 COLUMNS: tuple[tuple[str, str, str, str], ...] = (
@@ -75,8 +87,10 @@ COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     (
         "status",
         "string",
-        "ok, or suppressed (withheld: too few households).",
-        "ok hoặc suppressed.",
+        "ok, or suppressed (withheld: too few households, or so that another withheld figure "
+        "cannot be worked out by subtraction).",
+        "ok hoặc suppressed (ẩn: quá ít hộ, hoặc để không suy ra được số liệu bị ẩn khác "
+        "bằng phép trừ).",
     ),
     (
         "computed_at",
@@ -95,13 +109,12 @@ class Dataset:
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every figure, withheld ones marked, in a stable order."""
-        minimum = settings.OPEN_DATA_MIN_HOUSEHOLDS
-        households = self.households()
         names = {
             (unit_type, unit_id): ref
             for unit_type, ids in self.unit_ids.items()
             for unit_id, ref in refs_by_id(unit_type, ids).items()
         }
+        withheld = self.withheld({unit: ref.code for unit, ref in names.items()})
         for unit_type, ids in self.unit_ids.items():
             if not ids:
                 continue
@@ -122,28 +135,75 @@ class Dataset:
             )
             for unit_id, code, period, num, den, value, at in rows.iterator(chunk_size=5000):
                 indicator = INDICATORS[code]
-                small_unit = households.get((unit_type, unit_id, period), 0) < minimum
-                small_share = (
-                    indicator.is_percent
-                    and not indicator.roster_target
-                    and den is not None
-                    and 0 < den < minimum
-                )
                 ref = names[(unit_type, unit_id)]
-                withheld = small_unit or small_share
+                hidden = (unit_type, unit_id, code, period) in withheld
                 yield {
                     "indicator": code,
                     "period": period,
                     "unit_code": ref.code,
                     "unit_name": ref.name,
                     "unit_type": unit_type,
-                    "value": None if withheld else value_number(code, value),
+                    "value": None if hidden else value_number(code, value),
                     "unit": indicator.measure,
-                    "numerator": None if withheld else num,
-                    "denominator": None if withheld else den,
-                    "status": "suppressed" if withheld else "ok",
+                    "numerator": None if hidden else num,
+                    "denominator": None if hidden else den,
+                    "status": "suppressed" if hidden else "ok",
                     "computed_at": _iso(at),
                 }
+
+    def withheld(self, codes: dict[Unit, str]) -> set[tuple[str, int, str, str]]:
+        """(unit type, unit id, indicator, period) of every figure withheld: those of units
+        with too few households, shares over too few, and their complements (module
+        docstring). One pass over the figures, ordered by indicator and period."""
+        minimum = settings.OPEN_DATA_MIN_HOUSEHOLDS
+        households = self.households()
+        parent_of = self.parents()
+        published = Q()
+        for unit_type, ids in self.unit_ids.items():
+            if ids:
+                published |= Q(unit_type=unit_type, unit_id__in=ids)
+        figures = (
+            IndicatorValue.objects.filter(published, period_type__in=self.period_types)
+            .order_by("indicator", "period")
+            .values_list("indicator", "period", "unit_type", "unit_id", "denominator")
+        )
+        out: set[tuple[str, int, str, str]] = set()
+        for (code, period), cells in groupby(
+            figures.iterator(chunk_size=5000), key=itemgetter(0, 1)
+        ):
+            indicator = INDICATORS[code]
+            share = indicator.is_percent and not indicator.roster_target
+            size: dict[Unit, tuple[int, str]] = {}
+            small: set[Unit] = set()
+            for _code, _period, unit_type, unit_id, den in cells:
+                unit = (unit_type, unit_id)
+                homes = households.get((unit_type, unit_id, period), 0)
+                size[unit] = (homes if den is None else den, codes[unit])
+                if homes < minimum or (share and den is not None and 0 < den < minimum):
+                    small.add(unit)
+            for unit_type, unit_id in complemented(size, small, parent_of):
+                out.add((unit_type, unit_id, code, period))
+        return out
+
+    def parents(self) -> dict[Unit, Unit]:
+        """Each published unit's parent, where the parent is published too: the province of
+        every commune, a former district's former province, a former commune's district."""
+        province: Unit = (UnitType.PROVINCE, self.province.pk)
+        out: dict[Unit, Unit] = {
+            (UnitType.COMMUNE, commune): province
+            for commune in self.unit_ids.get(UnitType.COMMUNE, ())
+        }
+        former = {
+            unit_id: unit_type
+            for unit_type in sorted(FORMER_TYPES)
+            for unit_id in self.unit_ids.get(unit_type, ())
+        }
+        for unit_id, parent_id in AdminUnit.objects.filter(id__in=former).values_list(
+            "id", "parent_id"
+        ):
+            if parent_id in former:
+                out[(former[unit_id], unit_id)] = (former[parent_id], parent_id)
+        return out
 
     def households(self) -> dict[tuple[str, int, str], int]:
         """Households on the list per unit and period (the denominator of "households
@@ -158,6 +218,51 @@ class Dataset:
             ).values_list("unit_id", "period", "denominator"):
                 out[(unit_type, unit_id, period)] = den or 0
         return out
+
+
+def complemented(
+    size: dict[Unit, tuple[int, str]], withheld: Iterable[Unit], parent_of: dict[Unit, Unit]
+) -> set[Unit]:
+    """The figures to withhold so that none can be worked out by subtraction: ``withheld``,
+    and, while some parent with its children (all in ``size``) has exactly one withheld, the
+    smallest published child by ``size`` (or the parent when every child is withheld).
+
+    Linear in the figures, bar sorting each parent's children once: each figure is withheld
+    at most once and touches its two groups (as child and as parent)."""
+    hidden = set(withheld) & size.keys()
+    children: dict[Unit, list[Unit]] = {}
+    for unit in size:
+        parent = parent_of.get(unit)
+        if parent is not None and parent in size:
+            children.setdefault(parent, []).append(unit)
+    for kids in children.values():
+        kids.sort(key=size.__getitem__)
+    count = {
+        parent: (parent in hidden) + sum(kid in hidden for kid in kids)
+        for parent, kids in children.items()
+    }
+    smallest = dict.fromkeys(children, 0)  # first child not yet known to be withheld
+    queue = deque(p for p in sorted(children, key=size.__getitem__) if count[p] == 1)
+
+    def hide(unit: Unit) -> None:
+        hidden.add(unit)
+        for group in (unit, parent_of.get(unit)):
+            if group in count:
+                count[group] += 1
+                if count[group] == 1:
+                    queue.append(group)
+
+    while queue:
+        parent = queue.popleft()
+        if count[parent] != 1:
+            continue
+        kids = children[parent]
+        i = smallest[parent]
+        while i < len(kids) and kids[i] in hidden:
+            i += 1
+        smallest[parent] = i
+        hide(kids[i] if i < len(kids) else parent)
+    return hidden
 
 
 def dataset_of(code: str, request: HttpRequest) -> Dataset:
@@ -311,7 +416,13 @@ def _metadata(request: HttpRequest, code: str, kind: str) -> JsonResponse:
                     "Số liệu tổng hợp về hoạt động của các Tổ công nghệ số cộng đồng theo tỉnh, "
                     "xã và đơn vị hành chính trước ngày 1/7/2025, theo tháng, quý và năm. Không "
                     "có dữ liệu cá nhân; số liệu của đơn vị có dưới "
-                    f"{settings.OPEN_DATA_MIN_HOUSEHOLDS} hộ được ẩn."
+                    f"{settings.OPEN_DATA_MIN_HOUSEHOLDS} hộ, và tỷ lệ có mẫu số nhỏ hơn "
+                    "mức đó, được ẩn. Vì số liệu của tỉnh là tổng của các xã (và của đơn vị "
+                    "cũ là tổng của các đơn vị cấp dưới), khi trong một nhóm (đơn vị cấp trên "
+                    "và các đơn vị trực thuộc) chỉ có một số liệu bị ẩn thì số liệu của đơn vị "
+                    "trực thuộc nhỏ nhất còn lại (theo mẫu số hoặc số hộ) cũng được ẩn, lặp lại "
+                    "cho đến khi không còn nhóm nào chỉ có một số liệu bị ẩn, để không thể suy "
+                    "ra số liệu bị ẩn bằng phép trừ."
                 ),
             },
             {
@@ -320,7 +431,13 @@ def _metadata(request: HttpRequest, code: str, kind: str) -> JsonResponse:
                     "Aggregate figures on the community digital technology teams' work, by "
                     "province, commune and the units before 1 July 2025, by month, quarter and "
                     "year. No personal data; figures of units with fewer than "
-                    f"{settings.OPEN_DATA_MIN_HOUSEHOLDS} households are withheld."
+                    f"{settings.OPEN_DATA_MIN_HOUSEHOLDS} households, and shares over fewer "
+                    "than that, are withheld. As a province's figure is the sum of its "
+                    "communes' (and a former unit's the sum of the units under it), wherever a "
+                    "unit and the units under it have exactly one withheld figure, the "
+                    "smallest other unit under it (by denominator, or households) is withheld "
+                    "too, and so on until no such group has exactly one, so that no withheld "
+                    "figure can be worked out by subtraction."
                 ),
             },
         ],

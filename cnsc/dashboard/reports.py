@@ -267,7 +267,7 @@ def _figures_table(table: Table, styles: dict[str, Any]) -> PdfTable:
     for r, (unit, _url, figures) in enumerate(table.lines, start=1):
         rows.append(
             [pdf.paragraph(unit.name, styles["cell"])]
-            + [pdf.paragraph(f.display(), styles["cell"]) for f in figures]
+            + [pdf.paragraph(f.cell, styles["cell"]) for f in figures]
         )
         for c, figure in enumerate(figures, start=1):
             if figure.status in STATUS_COLOURS:

@@ -196,6 +196,22 @@ def test_the_monthly_report_is_a_vietnamese_pdf(built, province_staff):
     assert AuditEvent.objects.filter(target="dashboard.monthly_report").count() == 1
 
 
+def test_the_monthly_reports_tables_show_what_the_pages_tables_show(built, province_staff):
+    # Teams and members are counts in a table (a commune rarely has a plan of its own): the
+    # report printed their share of a plan, a dash for every commune.
+    client = client_for(province_staff)
+    table = client.get(PROVINCE, {"period": "202512"}).context["page"].tables[0]
+    unit, _url, figures = next(line for line in table.lines if line[0].code == "25747")
+    cells = [figure.cell for figure in figures]
+    teams = next(f for f in figures if f.indicator.code == "teams")
+    assert teams.cell == str(teams.numerator) != "—"
+    response = client.get(PROVINCE + "report.pdf", {"period": "202512"})
+    reader = PdfReader(io.BytesIO(response.content))
+    lines = "\n".join(page.extract_text() for page in reader.pages).splitlines()
+    start = lines.index(unit.name)
+    assert lines[start + 1 : start + 1 + len(cells)] == cells
+
+
 def test_the_monthly_report_is_for_a_month(built, province_staff):
     response = client_for(province_staff).get(HOME + "report.pdf", {"period": "2025"})
     assert response.status_code == 400

@@ -43,6 +43,8 @@ from .units import (
     Reach,
     UnitRef,
     admin_unit_code,
+    former_communes_of,
+    former_districts_of,
     former_units_within,
     reach_of_units,
     ref_of_unit,
@@ -210,32 +212,66 @@ def parse_units(request: HttpRequest, reach: Reach) -> list[UnitRef]:
     return refs
 
 
+# Which units each level= lists the units of, as the pages drill down: the current tree, and
+# the former one (a former province's districts and communes, a former commune's hamlets).
+LEVEL_WITHIN: dict[str, tuple[str, ...]] = {
+    UnitType.COMMUNE: (UnitType.PROVINCE,),
+    UnitType.HAMLET: (UnitType.PROVINCE, UnitType.COMMUNE, UnitType.FORMER_COMMUNE),
+    UnitType.TEAM: (UnitType.PROVINCE, UnitType.COMMUNE),
+    UnitType.FORMER_PROVINCE: (UnitType.PROVINCE,),
+    UnitType.FORMER_DISTRICT: (UnitType.PROVINCE, UnitType.FORMER_PROVINCE),
+    UnitType.FORMER_COMMUNE: (
+        UnitType.PROVINCE,
+        UnitType.FORMER_PROVINCE,
+        UnitType.FORMER_DISTRICT,
+    ),
+}
+
+
+def either(types: Iterable[str]) -> str:
+    """Unit types in words, as in "province, commune or former commune"."""
+    words = [t.replace("_", " ") for t in types]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
 def children_of(ref: UnitRef, level: str, reach: Reach) -> list[UnitRef]:
     """The units of type ``level`` inside ``ref`` (for level=...)."""
-    if level not in UnitType.values or level == UnitType.PROVINCE:
+    if level not in LEVEL_WITHIN:
         raise bad(
             "bad_level",
             "level must be commune, hamlet, team, former_province, former_district or "
             "former_commune.",
         )
-    if level in (UnitType.COMMUNE, *FORMER_TYPES) and ref.type != UnitType.PROVINCE:
-        raise bad("bad_level", f"level={level} is for a province.")
-    if level in (UnitType.HAMLET, UnitType.TEAM) and ref.type not in (
-        UnitType.PROVINCE,
-        UnitType.COMMUNE,
-    ):
-        raise bad("bad_level", f"level={level} is for a province or a commune.")
+    if ref.type not in LEVEL_WITHIN[level]:
+        raise bad(
+            "bad_level",
+            f"level={level} lists the units inside a {either(LEVEL_WITHIN[level])}; "
+            f"{ref.code} is a {either([ref.type])}.",
+        )
     if level == UnitType.COMMUNE:
         units = AdminUnit.objects.filter(
             hierarchy=Hierarchy.CURRENT, level=Level.COMMUNE, province_id=ref.id
         ).order_by("code")
         return [ref_of_unit(u) for u in units]
     if level in FORMER_TYPES:
-        ids = former_units_within(ref.id)[level]
-        return sorted(refs_by_id(level, ids).values(), key=lambda r: r.code)
-    place = (
-        {"commune_id": ref.id} if ref.type == UnitType.COMMUNE else {"commune__province_id": ref.id}
-    )
+        if ref.type == UnitType.PROVINCE:
+            ids = former_units_within(ref.id)[level]
+            return sorted(refs_by_id(level, ids).values(), key=lambda r: r.code)
+        if level == UnitType.FORMER_DISTRICT:
+            formers = former_districts_of(ref.id)
+        elif ref.type == UnitType.FORMER_DISTRICT:
+            formers = former_communes_of(ref.id)
+        else:
+            formers = AdminUnit.objects.filter(
+                hierarchy=Hierarchy.FORMER, level=Level.COMMUNE, province_id=ref.id
+            ).order_by("code")
+        return reach.formers_seen([ref_of_unit(u) for u in formers])
+    if ref.type == UnitType.FORMER_COMMUNE:
+        place = {"former_commune_id": ref.id}
+    elif ref.type == UnitType.COMMUNE:
+        place = {"commune_id": ref.id}
+    else:
+        place = {"commune__province_id": ref.id}
     model: Any = Hamlet if level == UnitType.HAMLET else Team
     ids = model.objects.filter(**place).values_list("id", flat=True)
     found = [r for r in refs_by_id(level, ids).values() if reach.sees(r)]

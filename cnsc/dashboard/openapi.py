@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import CSV_COLUMNS, MAX_FILE_ROWS, MAX_PAGE_SIZE, MAX_PERIODS, MAX_UNITS, PAGE_SIZE
+from .api import (
+    CSV_COLUMNS,
+    LEVEL_WITHIN,
+    MAX_FILE_ROWS,
+    MAX_PAGE_SIZE,
+    MAX_PERIODS,
+    MAX_UNITS,
+    PAGE_SIZE,
+    either,
+)
 from .indicators import CATALOGUE, Direction, Kind, Measure, UnitType
 from .opendata import COLUMNS as OPEN_COLUMNS
 from .periods import PeriodType
@@ -361,11 +370,14 @@ def document(server: str) -> dict[str, Any]:
                     "name": "level",
                     "in": "query",
                     "description": "Instead of the unit itself, the units of this type inside "
-                    "it: commune, hamlet, team (of a province or commune), former_province, "
-                    "former_district, former_commune (of a province).",
+                    "it: "
+                    + "; ".join(
+                        f"{level} (of a {either(within)})" for level, within in LEVEL_WITHIN.items()
+                    )
+                    + ". Any other pair is refused (400, bad_level).",
                     "schema": {
                         "type": "string",
-                        "enum": sorted(set(UnitType.values) - {"province"}),
+                        "enum": sorted(str(level) for level in LEVEL_WITHIN),
                     },
                 },
                 "period": {

@@ -109,6 +109,68 @@ def test_level_lists_the_units_inside(built, token_for, api):
     ]
 
 
+def test_a_former_unit_lists_the_former_units_inside_it(built, token_for, api):
+    """As the pages drill down the old way: former province, its districts, their communes."""
+    client = api(token_for("79"))
+    response = client.get("/api/v1/units", {"within": "F74", "level": "former_district"})
+    assert response.status_code == 200
+    districts = response.json()
+    # Bình Dương had nine districts, towns and cities before 1 July 2025.
+    assert districts["count"] == 9
+    assert {u["type"] for u in districts["data"]} == {"former_district"}
+    assert {u["parent"] for u in districts["data"]} == {"F74"}
+    thu_dau_mot = next(u for u in districts["data"] if u["code"] == "F718")
+    assert thu_dau_mot["name"] == "Thành phố Thủ Dầu Một"
+    communes = client.get("/api/v1/units", {"within": "F718", "level": "former_commune"}).json()
+    # Thủ Dầu Một city had fourteen wards, Phú Cường, Phú Hòa and Phú Thọ among them.
+    assert communes["count"] == 14
+    names = {u["code"]: u["name"] for u in communes["data"]}
+    assert names["F25747"] == "Phường Phú Cường"
+    assert names["F25750"] == "Phường Phú Hòa"
+    assert names["F25753"] == "Phường Phú Thọ"
+    assert {u["parent"] for u in communes["data"]} == {"F718"}
+    hamlets = client.get("/api/v1/units", {"within": "F25747", "level": "hamlet"}).json()
+    assert [u["code"] for u in hamlets["data"]] == [built.hamlets["A"].code]
+    # The figures the same way: the December visits of Thủ Dầu Một's former wards.
+    figures = client.get(
+        "/api/v1/values",
+        {"unit": "F718", "level": "former_commune", "indicator": "visits", "period": "202512"},
+    ).json()["data"]
+    assert [(r["unit"], r["value"]) for r in figures] == [("F25747", 3), ("F25753", 1)]
+
+
+def test_a_former_unit_lists_only_units_the_token_may_read(built, token_for, api):
+    """A former ward that went into no current commune is read by no scoped token, so the
+    listing leaves it out, and every code it does list can be read."""
+    from cnsc.geo.models import UnitMapping
+
+    UnitMapping.objects.filter(former__code="25741", former__hierarchy="former").delete()
+    client = api(token_for("79"))
+    listed = client.get("/api/v1/units", {"within": "F718", "level": "former_commune"}).json()
+    codes = [u["code"] for u in listed["data"]]
+    assert "F25741" not in codes
+    assert len(codes) == 13
+    assert client.get("/api/v1/values", {"unit": "F25741", "period": "2025"}).status_code == 403
+    for code in codes:
+        response = client.get("/api/v1/values", {"unit": code, "period": "2025"})
+        assert response.status_code == 200, code
+
+
+def test_a_token_of_another_province_may_not_list_a_former_province(built, token_for, api):
+    client = api(token_for("01"))
+    for params in (
+        {"within": "F74", "level": "former_district"},
+        {"within": "F718", "level": "former_commune"},
+    ):
+        listed = client.get("/api/v1/units", params)
+        assert listed.status_code == 403
+        assert listed.json()["error"] == "out_of_scope"
+        assert "data" not in listed.json()
+    # The same refusal as for the former province's own figures.
+    figures = client.get("/api/v1/values", {"unit": "F74", "period": "2025"})
+    assert (figures.status_code, figures.json()["error"]) == (403, "out_of_scope")
+
+
 def test_pages_of_values(built, token_for, api):
     client = api(token_for("79"))
     params = {"unit": "25747", "period": "202512", "page_size": "3"}

@@ -72,6 +72,29 @@ def test_a_fifty_year_range_of_days_is_refused_on_every_route(built, token_for, 
         assert "366" in response.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("within", "level", "allowed"),
+    [
+        ("F718", "commune", "inside a province;"),
+        ("F718", "former_district", "inside a province or former province;"),
+        ("F74", "former_province", "inside a province;"),
+        ("F74", "hamlet", "inside a province, commune or former commune;"),
+        ("F25747", "former_commune", "inside a province, former province or former district;"),
+        ("F25747", "team", "inside a province or commune;"),
+        ("25747", "former_commune", "inside a province, former province or former district;"),
+    ],
+)
+def test_a_level_that_is_not_inside_the_unit_is_refused(
+    built, token_for, api, within, level, allowed
+):
+    """A former district holds no current communes, a former ward no teams: said so."""
+    response = api(token_for("79")).get("/api/v1/units", {"within": within, "level": level})
+    assert_error(response, 400, "bad_level")
+    message = response.json()["message"]
+    assert f"level={level} lists the units {allowed}" in message
+    assert within in message
+
+
 def test_a_token_of_another_scope_reads_nothing_of_the_other_units(built, token_for, api):
     """A token for Phú Lợi asks for Thủ Dầu Một in every way there is: directly, by listing the
     units inside the province or a former district, in a file, among its own units."""

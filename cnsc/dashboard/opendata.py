@@ -14,10 +14,34 @@ each published unit with its published children, when exactly one of them is wit
 smallest other child (by denominator, or households for a count; then by code) is withheld too,
 or the parent when no child is left; and again, across levels, until no such group has exactly
 one withheld figure.
+
+Several withheld figures together can still be worked out, as a total: a published unit less
+everything published under it (its published children, and the published children of its
+withheld ones) gives the pooled total of what is withheld under it. For a share, a pooled total
+of 0% or 100% says of every person in those units that they have (or have not) what is
+counted. So, in the same loop, wherever a published unit's withheld figures under it pool to a
+numerator of 0 or to their whole denominator, the smallest published unit of those subtracted
+(by denominator, then code) is withheld as well, or the unit itself when none is left, until no
+pool is at 0% or 100%. Checking the finest pool is enough: any other total that subtraction
+gives adds published figures to it, and a total at 0% or 100% is made of parts that all are.
+A unit whose own published share is 0% or 100% is left as it is, since it already says that of
+every unit under it and nothing withheld could hide it.
+
+A missing line would say something too: figures are stored only where there is something to
+count, so a unit withheld for too few households that had no line for, say, visits would show
+that it had none. Such a unit therefore has, in each period where it has any figure, a withheld
+line for every indicator the file has in that period (for any unit), whether or not a figure is
+stored, and those lines take part in the withholding above like any other (the city less its
+other wards would otherwise give the missing ward's zero). A unit with no figure at all in a
+period has nothing counted in it, no person, and no line. Every withheld line carries the time
+its indicator and period were last computed in the file, not its own, so nothing tells a stored
+figure from an absent one. Larger units keep their lines as stored: an absent line there is a
+zero over enough households.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -95,10 +119,26 @@ COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     (
         "computed_at",
         "dateTime",
-        "When the figure was computed (Asia/Ho_Chi_Minh).",
-        "Thời điểm tính.",
+        "When the figure was computed (Asia/Ho_Chi_Minh); for a withheld figure, when its "
+        "indicator and period were last computed in the file.",
+        "Thời điểm tính; với số liệu bị ẩn: lần tính gần nhất của chỉ tiêu và kỳ đó trong tệp.",
     ),
 )
+
+
+Cell = tuple[str, int, str, str]  # unit type, unit id, indicator, period
+
+
+@dataclass
+class Withholding:
+    """What the file withholds: ``cells`` (unit type, unit id, indicator, period) withheld,
+    ``padding`` the withheld lines of small units with no stored figure (per unit type and
+    unit id: indicator, period, period type, period start), and ``stamp`` the time each
+    indicator and period was last computed in the file."""
+
+    cells: set[Cell]
+    padding: dict[str, dict[int, list[tuple[str, str, str, dt.date]]]]
+    stamp: dict[tuple[str, str], dt.datetime]
 
 
 @dataclass
@@ -108,53 +148,73 @@ class Dataset:
     period_types: tuple[str, ...]
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        """Every figure, withheld ones marked, in a stable order."""
+        """Every figure, withheld ones marked, small units with a line for every figure of the
+        file; in a stable order (unit type, unit id, then indicator, period type and start as
+        Python orders them, so that every database gives the same file)."""
         names = {
             (unit_type, unit_id): ref
             for unit_type, ids in self.unit_ids.items()
             for unit_id, ref in refs_by_id(unit_type, ids).items()
         }
-        withheld = self.withheld({unit: ref.code for unit, ref in names.items()})
+        plan = self.withheld({unit: ref.code for unit, ref in names.items()})
         for unit_type, ids in self.unit_ids.items():
             if not ids:
                 continue
-            rows = (
+            stored = (
                 IndicatorValue.objects.filter(
                     unit_type=unit_type, unit_id__in=ids, period_type__in=self.period_types
                 )
-                .order_by("unit_id", "indicator", "period_type", "period_start")
+                .order_by("unit_id")
                 .values_list(
                     "unit_id",
                     "indicator",
                     "period",
+                    "period_type",
+                    "period_start",
                     "numerator",
                     "denominator",
                     "value",
                     "computed_at",
                 )
             )
-            for unit_id, code, period, num, den, value, at in rows.iterator(chunk_size=5000):
-                indicator = INDICATORS[code]
+            by_unit = groupby(stored.iterator(chunk_size=5000), key=itemgetter(0))
+            padding = plan.padding.get(unit_type, {})
+            pending = next(by_unit, None)
+            for unit_id in sorted(ids):
+                lines: list[tuple[Any, ...]] = []
+                if pending is not None and pending[0] == unit_id:
+                    lines = [line[1:] for line in pending[1]]
+                    pending = next(by_unit, None)
+                lines += [
+                    (code, period, ptype, start, None, None, None, None)
+                    for code, period, ptype, start in padding.get(unit_id, ())
+                ]
+                if not lines:
+                    continue
+                lines.sort(key=itemgetter(0, 2, 3))
                 ref = names[(unit_type, unit_id)]
-                hidden = (unit_type, unit_id, code, period) in withheld
-                yield {
-                    "indicator": code,
-                    "period": period,
-                    "unit_code": ref.code,
-                    "unit_name": ref.name,
-                    "unit_type": unit_type,
-                    "value": None if hidden else value_number(code, value),
-                    "unit": indicator.measure,
-                    "numerator": None if hidden else num,
-                    "denominator": None if hidden else den,
-                    "status": "suppressed" if hidden else "ok",
-                    "computed_at": _iso(at),
-                }
+                for code, period, _ptype, _start, num, den, value, at in lines:
+                    indicator = INDICATORS[code]
+                    hidden = (unit_type, unit_id, code, period) in plan.cells
+                    yield {
+                        "indicator": code,
+                        "period": period,
+                        "unit_code": ref.code,
+                        "unit_name": ref.name,
+                        "unit_type": unit_type,
+                        "value": None if hidden else value_number(code, value),
+                        "unit": indicator.measure,
+                        "numerator": None if hidden else num,
+                        "denominator": None if hidden else den,
+                        "status": "suppressed" if hidden else "ok",
+                        "computed_at": _iso(plan.stamp[(code, period)] if hidden else at),
+                    }
 
-    def withheld(self, codes: dict[Unit, str]) -> set[tuple[str, int, str, str]]:
-        """(unit type, unit id, indicator, period) of every figure withheld: those of units
-        with too few households, shares over too few, and their complements (module
-        docstring). One pass over the figures, ordered by indicator and period."""
+    def withheld(self, codes: dict[Unit, str]) -> Withholding:
+        """Every figure withheld: those of units with too few households (with a line for
+        each figure of the file in a period where they have any), shares over too few, and
+        what keeps them from being worked out (module docstring). One pass over the figures,
+        a period at a time."""
         minimum = settings.OPEN_DATA_MIN_HOUSEHOLDS
         households = self.households()
         parent_of = self.parents()
@@ -164,25 +224,56 @@ class Dataset:
                 published |= Q(unit_type=unit_type, unit_id__in=ids)
         figures = (
             IndicatorValue.objects.filter(published, period_type__in=self.period_types)
-            .order_by("indicator", "period")
-            .values_list("indicator", "period", "unit_type", "unit_id", "denominator")
+            .order_by("period", "indicator")
+            .values_list(
+                "period",
+                "indicator",
+                "unit_type",
+                "unit_id",
+                "numerator",
+                "denominator",
+                "period_type",
+                "period_start",
+                "computed_at",
+            )
         )
-        out: set[tuple[str, int, str, str]] = set()
-        for (code, period), cells in groupby(
-            figures.iterator(chunk_size=5000), key=itemgetter(0, 1)
-        ):
-            indicator = INDICATORS[code]
-            share = indicator.is_percent and not indicator.roster_target
-            size: dict[Unit, tuple[int, str]] = {}
-            small: set[Unit] = set()
-            for _code, _period, unit_type, unit_id, den in cells:
-                unit = (unit_type, unit_id)
-                homes = households.get((unit_type, unit_id, period), 0)
-                size[unit] = (homes if den is None else den, codes[unit])
-                if homes < minimum or (share and den is not None and 0 < den < minimum):
-                    small.add(unit)
-            for unit_type, unit_id in complemented(size, small, parent_of):
-                out.add((unit_type, unit_id, code, period))
+        out = Withholding(set(), {}, {})
+        for period, in_period in groupby(figures.iterator(chunk_size=5000), key=itemgetter(0)):
+            by_code = {code: list(cells) for code, cells in groupby(in_period, key=itemgetter(1))}
+            small_units = sorted(
+                {
+                    (cell[2], cell[3])
+                    for cells in by_code.values()
+                    for cell in cells
+                    if households.get((cell[2], cell[3], period), 0) < minimum
+                },
+                key=codes.__getitem__,
+            )
+            for code, cells in by_code.items():
+                indicator = INDICATORS[code]
+                share = indicator.is_percent and not indicator.roster_target
+                size: dict[Unit, tuple[int, str]] = {}
+                shares: dict[Unit, tuple[int, int]] = {}
+                small: set[Unit] = set()
+                for _p, _c, unit_type, unit_id, num, den, _t, _s, _a in cells:
+                    unit = (unit_type, unit_id)
+                    homes = households.get((unit_type, unit_id, period), 0)
+                    size[unit] = (homes if den is None else den, codes[unit])
+                    shares[unit] = (num or 0, den or 0)
+                    if homes < minimum or (share and den is not None and 0 < den < minimum):
+                        small.add(unit)
+                period_type, start = cells[0][6], cells[0][7]
+                out.stamp[(code, period)] = max(cell[8] for cell in cells)
+                for unit in small_units:
+                    if unit not in size:
+                        size[unit] = (households.get((*unit, period), 0), codes[unit])
+                        small.add(unit)
+                        out.padding.setdefault(unit[0], {}).setdefault(unit[1], []).append(
+                            (code, period, period_type, start)
+                        )
+                hidden = complemented(size, small, parent_of, shares if share else None)
+                for unit_type, unit_id in hidden:
+                    out.cells.add((unit_type, unit_id, code, period))
         return out
 
     def parents(self) -> dict[Unit, Unit]:
@@ -221,14 +312,25 @@ class Dataset:
 
 
 def complemented(
-    size: dict[Unit, tuple[int, str]], withheld: Iterable[Unit], parent_of: dict[Unit, Unit]
+    size: dict[Unit, tuple[int, str]],
+    withheld: Iterable[Unit],
+    parent_of: dict[Unit, Unit],
+    shares: dict[Unit, tuple[int, int]] | None = None,
 ) -> set[Unit]:
     """The figures to withhold so that none can be worked out by subtraction: ``withheld``,
     and, while some parent with its children (all in ``size``) has exactly one withheld, the
     smallest published child by ``size`` (or the parent when every child is withheld).
 
-    Linear in the figures, bar sorting each parent's children once: each figure is withheld
-    at most once and touches its two groups (as child and as parent)."""
+    With ``shares`` (numerator and denominator of each figure of a share), also while some
+    published unit's withheld figures under it pool to 0% or 100% (its figure less every
+    published one that subtraction can take from it: see the module docstring), the smallest
+    of those published ones, or the unit itself when none is left. Units are looked at from
+    the deepest level up, so that what a lower one withholds counts in the pools above it;
+    and both rules again until neither withholds anything.
+
+    Linear in the figures for the first rule, bar sorting each parent's children once: each
+    figure is withheld at most once and touches its two groups (as child and as parent). The
+    second walks each unit's withheld figures below it, a few levels deep."""
     hidden = set(withheld) & size.keys()
     children: dict[Unit, list[Unit]] = {}
     for unit in size:
@@ -252,17 +354,61 @@ def complemented(
                 if count[group] == 1:
                     queue.append(group)
 
-    while queue:
-        parent = queue.popleft()
-        if count[parent] != 1:
-            continue
-        kids = children[parent]
-        i = smallest[parent]
-        while i < len(kids) and kids[i] in hidden:
-            i += 1
-        smallest[parent] = i
-        hide(kids[i] if i < len(kids) else parent)
-    return hidden
+    def settle() -> None:
+        while queue:
+            parent = queue.popleft()
+            if count[parent] != 1:
+                continue
+            kids = children[parent]
+            i = smallest[parent]
+            while i < len(kids) and kids[i] in hidden:
+                i += 1
+            smallest[parent] = i
+            hide(kids[i] if i < len(kids) else parent)
+
+    settle()
+    if shares is None:
+        return hidden
+
+    def depth(unit: Unit) -> int:
+        parent = parent_of.get(unit)
+        return 0 if parent is None or parent not in size else 1 + depth(parent)
+
+    def subtracted(unit: Unit) -> list[Unit] | None:
+        """The published figures that subtraction takes from ``unit``'s, or None when
+        nothing under it is withheld."""
+        found: list[Unit] = []
+        pooled = False
+        stack = list(children.get(unit, ()))
+        while stack:
+            kid = stack.pop()
+            if kid in hidden:
+                pooled = True
+                stack.extend(children.get(kid, ()))
+            else:
+                found.append(kid)
+        return found if pooled else None
+
+    def extreme(num: int, den: int) -> bool:
+        return den > 0 and num in (0, den)
+
+    order = sorted(children, key=lambda unit: (-depth(unit), size[unit]))
+    while True:
+        before = len(hidden)
+        for unit in order:
+            if unit in hidden or extreme(*shares.get(unit, (0, 0))):
+                continue
+            while unit not in hidden and (taken := subtracted(unit)) is not None:
+                num, den = shares.get(unit, (0, 0))
+                for other in taken:
+                    num -= shares.get(other, (0, 0))[0]
+                    den -= shares.get(other, (0, 0))[1]
+                if not extreme(num, den):
+                    break
+                hide(min(taken, key=size.__getitem__) if taken else unit)
+        if len(hidden) == before:
+            return hidden
+        settle()
 
 
 def dataset_of(code: str, request: HttpRequest) -> Dataset:
@@ -422,7 +568,13 @@ def _metadata(request: HttpRequest, code: str, kind: str) -> JsonResponse:
                     "và các đơn vị trực thuộc) chỉ có một số liệu bị ẩn thì số liệu của đơn vị "
                     "trực thuộc nhỏ nhất còn lại (theo mẫu số hoặc số hộ) cũng được ẩn, lặp lại "
                     "cho đến khi không còn nhóm nào chỉ có một số liệu bị ẩn, để không thể suy "
-                    "ra số liệu bị ẩn bằng phép trừ."
+                    "ra số liệu bị ẩn bằng phép trừ. Khi tổng các số liệu bị ẩn dưới một đơn vị "
+                    "được công bố (số liệu của đơn vị đó trừ các số liệu được công bố bên dưới) "
+                    "là tỷ lệ 0% hoặc 100%, tức là cho biết điều đó về mọi người trong các đơn "
+                    "vị ấy, thì số liệu được công bố nhỏ nhất trong số đó cũng được ẩn, cho đến "
+                    "khi không còn tổng nào như vậy (trừ khi chính tỷ lệ của đơn vị đó đã là 0% "
+                    "hoặc 100%). Đơn vị có quá ít hộ có một dòng bị ẩn cho mọi chỉ tiêu có "
+                    "trong tệp ở kỳ đó, để việc thiếu một dòng không cho biết số liệu bằng 0."
                 ),
             },
             {
@@ -437,7 +589,13 @@ def _metadata(request: HttpRequest, code: str, kind: str) -> JsonResponse:
                     "unit and the units under it have exactly one withheld figure, the "
                     "smallest other unit under it (by denominator, or households) is withheld "
                     "too, and so on until no such group has exactly one, so that no withheld "
-                    "figure can be worked out by subtraction."
+                    "figure can be worked out by subtraction. Where the withheld figures under a "
+                    "published unit add up (its figure less the published ones under it) to a "
+                    "share of 0% or 100%, which would say so of every person in them, the "
+                    "smallest of those published figures is withheld too, until none does "
+                    "(unless the unit's own share is 0% or 100%). A unit with too few "
+                    "households has a withheld line for every indicator the file has in that "
+                    "period, so that a missing line does not show a zero."
                 ),
             },
         ],

@@ -3,6 +3,7 @@ and search without diacritics."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.contrib.admin.utils import flatten_fieldsets, unquote
@@ -11,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
-from django.utils.functional import cached_property
+from django.utils.functional import Promise, cached_property
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 
@@ -25,6 +26,38 @@ def visible(model: type[models.Model], request: HttpRequest) -> QuerySet[Any]:
     if not hasattr(manager, "visible_to"):
         raise TypeError(f"{model.__name__} has no visible_to(): it cannot be shown scoped")
     return manager.visible_to(request.user)
+
+
+def headers_once_per_list() -> None:
+    """Make unfold work out a list's column headers once per page instead of once per row.
+
+    unfold labels each cell with its column's header (the label shown beside a value on narrow
+    screens) and, to get it, builds every header again for each row: three sort links per
+    sortable column, so about 2,000 query strings for a page of 100 rows of seven columns, a
+    tenth of the time the page takes. The headers depend only on the list (its columns, order
+    and filters), so the first answer is kept on the list and given back for the rows. Header
+    labels translated lazily are turned into text once, in the language of the request, instead
+    of in every cell. Called once when the project starts (``CoreConfig.ready``)."""
+    from unfold.templatetags import unfold_list
+
+    build = unfold_list.result_headers
+    if getattr(build, "once_per_list", False):
+        return
+
+    @functools.wraps(build)
+    def result_headers(cl: Any) -> Any:
+        headers = getattr(cl, "_headers_once", None)
+        if headers is None:
+            headers = []
+            for header in build(cl):
+                if isinstance(header.get("text"), Promise):
+                    header = {**header, "text": str(header["text"])}
+                headers.append(header)
+            cl._headers_once = headers
+        return iter(headers)
+
+    result_headers.once_per_list = True  # type: ignore[attr-defined]
+    unfold_list.result_headers = result_headers
 
 
 class EstimatedCountPaginator(Paginator):
@@ -56,6 +89,11 @@ class ScopedAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     paginator: Any = EstimatedCountPaginator
     show_full_result_count = False
+    # unfold's list template asks each row twice for the admin's expandable sections, which its
+    # ModelAdmin no longer defines; Django's templates answer a missing attribute by listing every
+    # attribute of the admin (dir()) to tell it from a failing property, about 10 ms for a page of
+    # 100 rows. None here, so no row expands, as before.
+    list_sections: tuple[Any, ...] = ()
     # Fields holding a diacritic-free search key (see cnsc.core.text.search_key).
     normalized_search_fields: tuple[str, ...] = ()
 

@@ -9,3 +9,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from cnsc.core import checks  # noqa: F401 (registers the deploy checks)
+        from cnsc.core.admin import headers_once_per_list
+
+        headers_once_per_list()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -221,3 +222,29 @@ def new_canvas(buffer: io.BytesIO, *, pagesize: tuple[float, float], title: str)
     canvas.setAuthor("CNSC")
     canvas.setCreator("CNSC")
     return canvas
+
+
+def numbered_canvas(draw_footer: Callable[[Canvas, int, int], None]) -> type[Canvas]:
+    """A canvas class that knows the page count when it draws each page's footer: pages are
+    held until the document is complete, then ``draw_footer(canvas, page, pages)`` runs on
+    each before it is written. For ``doc.build(story, canvasmaker=...)``."""
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("pageCompression", 1)
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                draw_footer(self, self._pageNumber, total)
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas

@@ -7,6 +7,7 @@ spreadsheet's text cells still cannot run as formulas (a hamlet's name is typed 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone
@@ -189,7 +190,7 @@ def _monthly_pdf(page: Page) -> bytes:
                 ]
             )
         )
-    doc.build(story, onFirstPage=_footer, onLaterPages=_footer)
+    doc.build(story, canvasmaker=pdf.numbered_canvas(_footer(title)))
     return buffer.getvalue()
 
 
@@ -197,17 +198,20 @@ def _when(moment: Any) -> str:
     return timezone.localtime(moment).strftime("%H:%M %d/%m/%Y") if moment else "—"
 
 
-def _footer(canvas: Any, doc: Any) -> None:
-    pdf.draw_text(
-        canvas,
-        A4[0] - 14 * mm,
-        9 * mm,
-        _("Page %(n)d") % {"n": doc.page},
-        size=7.5,
-        color=pdf.MUTED,
-        align="right",
-    )
-    pdf.draw_text(canvas, 14 * mm, 9 * mm, "CNSC", size=7.5, color=pdf.MUTED)
+def _footer(title: str) -> Callable[[Any, int, int], None]:
+    """Each page's footer: the report's title, cut to the room left, and "page n of N"."""
+
+    def draw(canvas: Any, page: int, pages: int) -> None:
+        label = _("Page %(page)d of %(pages)d") % {"page": page, "pages": pages}
+        size = 7.5
+        room = A4[0] - 28 * mm - pdf.text_width(label, font=pdf.FONT, size=size) - 6 * mm
+        pdf.draw_text(
+            canvas, A4[0] - 14 * mm, 9 * mm, label, size=size, color=pdf.MUTED, align="right"
+        )
+        text = pdf.shortened(title, font=pdf.FONT, size=size, width=room)
+        pdf.draw_text(canvas, 14 * mm, 9 * mm, text, size=size, color=pdf.MUTED, max_width=room)
+
+    return draw
 
 
 def _headline_table(page: Page, styles: dict[str, Any]) -> PdfTable:

@@ -275,58 +275,40 @@ def _story(handbook: Handbook, styles: dict[str, Any], width: float) -> list[Flo
 
 
 def _numbered_canvas(footer_left: Callable[[float], str], page_label: str) -> type[Canvas]:
-    """A canvas that knows the page count when it draws each footer (pages are held until the
-    document is complete, then drawn). ``footer_left(width)``: the footer's text for a width."""
+    """The handbook's canvas: each footer says "page n of N" (pdf.numbered_canvas).
+    ``footer_left(width)``: the footer's text for a width."""
 
-    class NumberedCanvas(Canvas):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("pageCompression", 1)
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
+    def footer(canvas: Canvas, page: int, total: int) -> None:
+        page_w, _page_h = canvas._pagesize
+        y = MARGIN_BOTTOM - 8 * mm
+        canvas.saveState()
+        canvas.setStrokeColor(RULE)
+        canvas.setLineWidth(0.5)
+        canvas.line(MARGIN_X, y + 4 * mm, page_w - MARGIN_X, y + 4 * mm)
+        canvas.restoreState()
+        label = page_label % {"page": page, "pages": total}
+        label_width = pdf.text_width(label, font=pdf.FONT, size=FOOTER_SIZE)
+        room = page_w - 2 * MARGIN_X - label_width - 6 * mm
+        pdf.draw_text(
+            canvas,
+            MARGIN_X,
+            y,
+            footer_left(room),
+            size=FOOTER_SIZE,
+            color=pdf.MUTED,
+            max_width=room,
+        )
+        pdf.draw_text(
+            canvas,
+            page_w - MARGIN_X,
+            y,
+            label,
+            size=FOOTER_SIZE,
+            color=pdf.MUTED,
+            align="right",
+        )
 
-        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self._footer(total)
-                super().showPage()
-            super().save()
-
-        def _footer(self, total: int) -> None:
-            page_w, _page_h = self._pagesize
-            y = MARGIN_BOTTOM - 8 * mm
-            self.saveState()
-            self.setStrokeColor(RULE)
-            self.setLineWidth(0.5)
-            self.line(MARGIN_X, y + 4 * mm, page_w - MARGIN_X, y + 4 * mm)
-            self.restoreState()
-            label = page_label % {"page": self._pageNumber, "pages": total}
-            label_width = pdf.text_width(label, font=pdf.FONT, size=FOOTER_SIZE)
-            room = page_w - 2 * MARGIN_X - label_width - 6 * mm
-            pdf.draw_text(
-                self,
-                MARGIN_X,
-                y,
-                footer_left(room),
-                size=FOOTER_SIZE,
-                color=pdf.MUTED,
-                max_width=room,
-            )
-            pdf.draw_text(
-                self,
-                page_w - MARGIN_X,
-                y,
-                label,
-                size=FOOTER_SIZE,
-                color=pdf.MUTED,
-                align="right",
-            )
-
-    return NumberedCanvas
+    return pdf.numbered_canvas(footer)
 
 
 def _first_page(issuer: str, organisation: str) -> Any:

@@ -196,6 +196,16 @@ def test_the_monthly_report_is_a_vietnamese_pdf(built, province_staff):
     assert AuditEvent.objects.filter(target="dashboard.monthly_report").count() == 1
 
 
+def test_each_page_of_the_monthly_report_says_which_report_and_page_of_how_many(built, official):
+    response = client_for(official).get(HOME + "report.pdf", {"period": "202512"})
+    pages = PdfReader(io.BytesIO(response.content)).pages
+    assert len(pages) > 1
+    for number, page in enumerate(pages, start=1):
+        footer = page.extract_text().splitlines()[-2:]
+        assert f"Trang {number}/{len(pages)}" in footer
+        assert any(line.startswith("Báo cáo tháng 12/2025") for line in footer), footer
+
+
 def test_the_monthly_reports_tables_show_what_the_pages_tables_show(built, province_staff):
     # Teams and members are counts in a table (a commune rarely has a plan of its own): the
     # report printed their share of a plan, a dash for every commune.

@@ -35,7 +35,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,19 +44,6 @@ LISTS = {
     "residents": "/admin/outreach/resident/",
     "visits": "/admin/outreach/visit/",
 }
-
-
-def ensure_database(url: str) -> bool:
-    """Create the database if missing; True when it was created."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    return not exists
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -91,6 +77,8 @@ def main() -> None:
     os.environ.setdefault("CNSC_ENV", "development")
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("CCCD_HASH_KEY", "admin-lists-bench-cccd-hash-key-0123456789")
+    from bench.dashboard import ensure_database
+
     created = ensure_database(url)
 
     import django

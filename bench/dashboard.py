@@ -50,7 +50,8 @@ TRAINEES = 30_000
 SIGNATURES = 18_369
 
 
-def ensure_database(url: str) -> None:
+def ensure_database(url: str) -> bool:
+    """Create the database if missing; True when it was created."""
     import psycopg
 
     parts = urlsplit(url)
@@ -59,6 +60,7 @@ def ensure_database(url: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    return not exists
 
 
 def timed(label: str, fn: Callable[[], Any]) -> Any:

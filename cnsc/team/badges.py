@@ -212,19 +212,7 @@ ELLIPSIS = "…"
 def _cut_to_width(text: str, *, width: float, size: float) -> str:
     """``text`` as set in the value font at ``size``, cut after a whole word (or, for one long
     word, a letter) with an ellipsis so that it fits ``width``."""
-    font = pdf.FONT_SEMIBOLD
-    if pdf.text_width(text, font=font, size=size) <= width:
-        return text
-    words = text.split(" ")
-    while len(words) > 1:
-        words.pop()
-        cut = " ".join(words).rstrip(" ,–-·") + ELLIPSIS
-        if pdf.text_width(cut, font=font, size=size) <= width:
-            return cut
-    cut = text
-    while len(cut) > 1 and pdf.text_width(cut + ELLIPSIS, font=font, size=size) > width:
-        cut = cut[:-1]
-    return cut + ELLIPSIS
+    return pdf.shortened(text, font=pdf.FONT_SEMIBOLD, size=size, width=width)
 
 
 def _one_line(text: str, *, width: float) -> tuple[list[str], float]:
